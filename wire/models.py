@@ -1,0 +1,189 @@
+"""Versioned payload models of the wire contract (DESIGN §5).
+
+Every ``up`` message carries an envelope: the wire version ``v``, the edge's wall-clock
+``sent_at`` with its UTC offset, whether the edge clock is synchronised, and — for items
+that pass through the outbox — the per-device sequence number ``seq`` assigned when the
+item entered the outbox. Models forbid unknown fields so a typo is an error, not a loss.
+
+File transfer (after EMQX's EIP-0021, under our own prefix):
+
+1. ``up/file/{id}/init`` (``FileInit``) announces name, size, sha256, times, event ids.
+   Central answers with a ``FileAck`` listing the byte ranges it already holds, so a
+   resumed transfer sends only what is missing.
+2. ``up/file/{id}/{offset}`` carries raw bytes (≤ 1 MiB). Central writes them durably,
+   then acks the ranges it now holds. Duplicates and reordering are harmless.
+3. ``up/file/{id}/fin`` (``FileFin``) repeats size and sha256. Central verifies the
+   assembled file, stores it content-addressed and acks ``complete``. Only that ack
+   counts as delivery; a broker PUBACK never does.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal, get_args
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from wire.topics import ID_PATTERN, MAX_CHUNK_BYTES
+
+WireId = Annotated[str, Field(pattern=ID_PATTERN.pattern)]
+Sha256Hex = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+SafeName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_+\-.]{1,200}$")]
+ScalarValue = str | int | float | bool | None
+
+
+def _require_offset(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("timestamp must carry its UTC offset (e.g. 2026-11-27T08:00:00+08:00)")
+    return value
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_require_offset)]
+
+EventKind = Literal[
+    "mark",
+    "metal_detector_reject",
+    "metal_detector_pass",
+    "seal_applied",
+    "seal_broken",
+    "door_open",
+    "loading_start",
+    "loading_end",
+    "camera_fault",
+    "device_fault",
+    "fault_cleared",
+    "custom",
+]
+EVENT_KINDS: tuple[str, ...] = get_args(EventKind)
+FileKind = Literal["clip", "window"]
+
+
+class WireModel(BaseModel):
+    """Base of every payload: strict about unknown fields, immutable once built."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    v: Literal[1] = 1
+
+
+class Envelope(WireModel):
+    """Fields every ``up`` message carries."""
+
+    sent_at: AwareDatetime
+    clock_synced: bool
+
+
+class Sequenced(Envelope):
+    """An ``up`` message that passed through the outbox and so has a sequence number."""
+
+    seq: int = Field(ge=1)
+
+
+class StatusMessage(Envelope):
+    """Retained on ``up/status``; the will message is the same with ``state='offline'``."""
+
+    state: Literal["online", "offline"]
+    version: str = Field(max_length=64)
+
+
+class CameraHealth(WireModel):
+    camera: WireId
+    recording: bool
+    last_segment_age_s: float | None = None
+    faults: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=32)
+
+
+class HealthMessage(Envelope):
+    """Periodic device health on ``up/health``."""
+
+    cameras: list[CameraHealth] = Field(default_factory=list, max_length=64)
+    disk_used_bytes: int = Field(ge=0)
+    disk_quota_bytes: int = Field(ge=0)
+    backlog_items: int = Field(ge=0)
+    backlog_bytes: int = Field(ge=0)
+    temperature_c: float | None = None
+
+
+class EventMessage(Sequenced):
+    """One site event on ``up/event``; ``id`` is a ULID made on the edge."""
+
+    id: WireId
+    kind: EventKind
+    occurred_at: AwareDatetime
+    camera: WireId | None = None
+    source: Annotated[str, Field(max_length=64)] | None = None
+    data: dict[Annotated[str, Field(max_length=64)], ScalarValue] = Field(
+        default_factory=dict, max_length=64
+    )
+
+
+class FileInit(Sequenced):
+    """Announces a file on ``up/file/{file_id}/init``."""
+
+    file_id: WireId
+    name: SafeName
+    size: int = Field(ge=1, le=8 * 1024**3)
+    sha256: Sha256Hex
+    kind: FileKind
+    camera: WireId
+    start: AwareDatetime
+    end: AwareDatetime
+    event_ids: list[WireId] = Field(default_factory=list, max_length=256)
+    chunk_size: int = Field(ge=1024, le=MAX_CHUNK_BYTES)
+    content_type: Literal["video/mp4"] = "video/mp4"
+    signature: Annotated[str, Field(max_length=256)] | None = None
+
+    @model_validator(mode="after")
+    def _end_after_start(self) -> FileInit:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class FileFin(WireModel):
+    """Closes a transfer on ``up/file/{file_id}/fin``."""
+
+    file_id: WireId
+    size: int = Field(ge=1)
+    sha256: Sha256Hex
+
+
+ByteRange = tuple[Annotated[int, Field(ge=0)], Annotated[int, Field(ge=0)]]
+
+
+class FileAck(WireModel):
+    """What central holds of one file: half-open byte ranges, and whether it is complete."""
+
+    file_id: WireId
+    ranges: list[ByteRange] = Field(default_factory=list, max_length=4096)
+    complete: bool = False
+    error: Annotated[str, Field(max_length=500)] | None = None
+
+
+class AckMessage(WireModel):
+    """On ``down/ack``: what central has durably committed. The only proof of delivery."""
+
+    sent_at: AwareDatetime
+    events: list[WireId] = Field(default_factory=list, max_length=10_000)
+    files: list[FileAck] = Field(default_factory=list, max_length=1_000)
+
+
+class CommandMessage(WireModel):
+    """On ``down/cmd``: a command with an id; the edge answers on ``up/cmd-result``."""
+
+    id: WireId
+    kind: Literal["ping", "upload_window", "config_refresh"]
+    issued_at: AwareDatetime
+    expires_at: AwareDatetime
+    args: dict[Annotated[str, Field(max_length=64)], ScalarValue] = Field(
+        default_factory=dict, max_length=64
+    )
+
+
+class CommandResult(Envelope):
+    """On ``up/cmd-result``."""
+
+    id: WireId
+    ok: bool
+    detail: Annotated[str, Field(max_length=2000)] = ""
+    data: dict[Annotated[str, Field(max_length=64)], ScalarValue] = Field(default_factory=dict)
