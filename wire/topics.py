@@ -21,7 +21,7 @@ DOWN_KINDS = ("ack", "cmd")
 
 
 def check_id(value: str, field: str) -> str:
-    """Return ``value`` if it is a valid topic-level id, else raise ``WireError`` naming ``field``."""
+    """Return ``value`` if it is a valid topic-level id, else raise ``WireError``."""
     if not isinstance(value, str) or not ID_PATTERN.match(value):
         raise WireError(f"{field}: {value!r} is not an id of 1-64 characters [A-Za-z0-9_-]")
     return value
