@@ -172,3 +172,14 @@ def test_ulids_sort_by_time_and_are_unique() -> None:
     first, second = new_ulid(1_000), new_ulid(2_000)
     assert len(first) == 26 and first < second
     assert len({new_ulid() for _ in range(1000)}) == 1000
+
+
+def test_committed_asyncapi_document_matches_the_models() -> None:
+    from pathlib import Path
+
+    from wire import asyncapi
+
+    committed = Path(__file__).parents[2] / "docs" / "asyncapi.yaml"
+    assert committed.read_text() == asyncapi.render(), (
+        "run: python -m wire.asyncapi > docs/asyncapi.yaml"
+    )
