@@ -1,0 +1,118 @@
+"""Typed declarative models of the central tables (created by migration 0001)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from central.db.types import UTCDateTime, utcnow
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every central table."""
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))  # admin | monitor
+    disabled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Device(Base):
+    __tablename__ = "devices"
+
+    site_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    clock_synced: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(16), default="offline")  # online | offline
+    version: Mapped[str | None] = mapped_column(String(64))
+
+
+class Event(Base):
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_time", "occurred_at", "id"),
+        Index("ix_events_site_time", "site", "occurred_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # edge ULID
+    site: Mapped[str] = mapped_column(String(64))
+    device: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(32))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    occurred_offset_min: Mapped[int] = mapped_column(Integer)
+    camera: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str | None] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    clock_synced: Mapped[bool] = mapped_column()
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Transfer(Base):
+    __tablename__ = "transfers"
+
+    file_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    site: Mapped[str] = mapped_column(String(64))
+    device: Mapped[str] = mapped_column(String(64))
+    init: Mapped[dict[str, Any]] = mapped_column(JSON)
+    ranges: Mapped[list[list[int]]] = mapped_column(JSON, default=list)
+    state: Mapped[str] = mapped_column(String(16))  # receiving | complete | rejected
+    error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Clip(Base):
+    __tablename__ = "clips"
+    __table_args__ = (
+        Index("ix_clips_time", "start", "id"),
+        Index("ix_clips_site_time", "site", "start"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # = file_id
+    site: Mapped[str] = mapped_column(String(64))
+    device: Mapped[str] = mapped_column(String(64))
+    camera: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    start: Mapped[datetime] = mapped_column(UTCDateTime())
+    end: Mapped[datetime] = mapped_column(UTCDateTime())
+    event_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    clock_synced: Mapped[bool] = mapped_column()
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    verified: Mapped[bool] = mapped_column(default=False)
+
+
+class ClipEvent(Base):
+    """Which events a clip backs: ``clips.event_ids`` as rows, so ``?event=`` is an index hit."""
+
+    __tablename__ = "clip_events"
+
+    clip_id: Mapped[str] = mapped_column(ForeignKey("clips.id"), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class Audit(Base):
+    __tablename__ = "audit"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(128))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

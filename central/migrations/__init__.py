@@ -1,0 +1,1 @@
+"""Alembic script directory of the central database (run by ``central.db.migrate``)."""

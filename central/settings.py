@@ -1,0 +1,74 @@
+"""Central settings from the environment (prefix ``REEFERWATCH_``); never a default secret."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_SECRET_CHARS = 32
+
+
+def _load_or_create_secret(path: Path) -> str:
+    """Read the secret file, creating it (32 random bytes as hex, mode 0600) on first use."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process created it first; read theirs below
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+                handle.flush()
+                os.fsync(handle.fileno())
+    return path.read_text().strip()
+
+
+class Settings(BaseSettings):
+    """Everything central needs to know; see the field descriptions."""
+
+    model_config = SettingsConfigDict(env_prefix="REEFERWATCH_", extra="ignore")
+
+    data_dir: Path = Field(Path("./var/central"), description="database, blobs, partial files")
+    database_url: str = Field(
+        "", description="SQLAlchemy URL; default sqlite:///{data_dir}/central.db"
+    )
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = Field(1883, ge=1, le=65535)
+    mqtt_tls_ca: Path | None = None
+    mqtt_tls_cert: Path | None = None
+    mqtt_tls_key: Path | None = None
+    secret_key: SecretStr | None = Field(
+        None, description="JWT signing key; if unset, read/created at {data_dir}/secret_key"
+    )
+    access_token_minutes: int = Field(15, ge=1, le=24 * 60)
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'central.db'}"
+        if self.secret_key is None:
+            path = self.data_dir / "secret_key"
+            self.secret_key = SecretStr(_load_or_create_secret(path))
+            source = str(path)
+        else:
+            source = "REEFERWATCH_SECRET_KEY"
+        if len(self.secret_key.get_secret_value()) < MIN_SECRET_CHARS:
+            raise ValueError(
+                f"secret_key from {source} is shorter than {MIN_SECRET_CHARS} characters; "
+                "use e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`"
+            )
+        return self
+
+    @property
+    def mqtt_tls(self) -> bool:
+        return self.mqtt_tls_ca is not None
+
+    def secret(self) -> str:
+        """The signing secret (always set once validation has run)."""
+        assert self.secret_key is not None
+        return self.secret_key.get_secret_value()

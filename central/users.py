@@ -1,0 +1,53 @@
+"""User accounts: create, disable, authenticate."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from central import audit
+from central.db.models import User
+from central.security import ROLES, burn_time, hash_password, verify_password
+from wire.errors import AuthError, StoreError
+
+USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+
+
+def add_user(session: Session, username: str, password: str, role: str, actor: str) -> User:
+    if not USERNAME.match(username):
+        raise AuthError(f"username {username!r}: use 1-64 characters [A-Za-z0-9_.@-]")
+    if role not in ROLES:
+        raise AuthError(f"role {role!r} is not one of {ROLES}")
+    if session.execute(select(User).where(User.username == username)).scalar():
+        raise StoreError(f"user {username!r} already exists")
+    user = User(username=username, password_hash=hash_password(password), role=role)
+    session.add(user)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise StoreError(f"user {username!r} already exists") from exc
+    audit.append(session, actor, "user.add", username, {"role": role})
+    return user
+
+
+def disable_user(session: Session, username: str, actor: str) -> User:
+    user = session.execute(select(User).where(User.username == username)).scalar()
+    if user is None:
+        raise StoreError(f"no user {username!r}")
+    user.disabled = True
+    audit.append(session, actor, "user.disable", username)
+    return user
+
+
+def authenticate(session: Session, username: str, password: str) -> User:
+    """Return the active user or raise ``AuthError`` (the same message for every failure)."""
+    user = session.execute(select(User).where(User.username == username)).scalar()
+    if user is None:
+        burn_time(password)
+        raise AuthError("incorrect username or password")
+    if not verify_password(user.password_hash, password) or user.disabled:
+        raise AuthError("incorrect username or password")
+    return user
