@@ -33,19 +33,21 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="REEFERWATCH_", extra="ignore")
 
-    data_dir: Path = Field(Path("./var/central"), description="database, blobs, partial files")
+    data_dir: Path = Field(
+        default=Path("./var/central"), description="database, blobs, partial files"
+    )
     database_url: str = Field(
-        "", description="SQLAlchemy URL; default sqlite:///{data_dir}/central.db"
+        default="", description="SQLAlchemy URL; default sqlite:///{data_dir}/central.db"
     )
     mqtt_host: str = "127.0.0.1"
-    mqtt_port: int = Field(1883, ge=1, le=65535)
+    mqtt_port: int = Field(default=1883, ge=1, le=65535)
     mqtt_tls_ca: Path | None = None
     mqtt_tls_cert: Path | None = None
     mqtt_tls_key: Path | None = None
     secret_key: SecretStr | None = Field(
-        None, description="JWT signing key; if unset, read/created at {data_dir}/secret_key"
+        default=None, description="JWT signing key; if unset, read/created at {data_dir}/secret_key"
     )
-    access_token_minutes: int = Field(15, ge=1, le=24 * 60)
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

@@ -1,0 +1,68 @@
+"""Build the FastAPI application: state, routers and JSON error handlers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from central.api import auth, clips, events, health
+from central.blobs import FileBlobStore
+from central.db.engine import Database
+from central.settings import Settings
+from wire.errors import AuthError, ReeferWatchError, StoreError, WireError
+
+log = logging.getLogger(__name__)
+
+
+def _status_for(exc: ReeferWatchError) -> int:
+    if isinstance(exc, AuthError):
+        return 401
+    if isinstance(exc, WireError):
+        return 400
+    if isinstance(exc, StoreError):
+        return 503
+    return 500
+
+
+def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
+    """The central API. Pass ``db`` to share one; otherwise the app opens and closes its own."""
+    owns_db = db is None
+    database = db or Database(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if owns_db:
+                database.close()
+
+    app = FastAPI(
+        title="ReeferWatch central",
+        version="1",
+        description="Query events and clips recorded at packing sites (DESIGN §6).",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.state.blobs = FileBlobStore(settings.data_dir)
+
+    api = APIRouter(prefix="/api/v1")
+    api.include_router(auth.router)
+    api.include_router(events.router)
+    api.include_router(clips.router)
+    app.include_router(api)
+    app.include_router(health.router)
+
+    @app.exception_handler(ReeferWatchError)
+    async def _reeferwatch_error(_request: Request, exc: ReeferWatchError) -> JSONResponse:
+        code = _status_for(exc)
+        if code >= 500:
+            log.error("request failed: %s", exc)
+        return JSONResponse({"detail": str(exc)}, status_code=code)
+
+    return app

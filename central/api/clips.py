@@ -1,0 +1,161 @@
+"""``/api/v1/clips``: list, detail, and the video stream with HTTP Range and ETag."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, BinaryIO
+
+from fastapi import APIRouter, Header, HTTPException, Query, Response, status
+from fastapi.responses import StreamingResponse
+from pydantic import AwareDatetime
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from central import audit
+from central.api.deps import Blobs, CurrentUser, DbSession
+from central.api.httprange import RangeNotSatisfiable, parse_range
+from central.api.query import after_cursor, check_window, page
+from central.api.schemas import ClipOut, ClipPage, Problem
+from central.db.models import Clip, ClipEvent
+
+router = APIRouter(prefix="/clips", tags=["clips"])
+
+MAX_LIMIT = 500
+STREAM_BLOCK = 256 * 1024
+
+
+def clip_out(row: Clip) -> ClipOut:
+    return ClipOut(
+        id=row.id,
+        site=row.site,
+        device=row.device,
+        camera=row.camera,
+        kind=row.kind,
+        name=row.name,
+        size=row.size,
+        sha256=row.sha256,
+        start=row.start,
+        end=row.end,
+        event_ids=list(row.event_ids),
+        verified=row.verified,
+        received_at=row.received_at,
+        video_url=f"/api/v1/clips/{row.id}/video",
+    )
+
+
+def _get_clip(session: Session, clip_id: str) -> Clip:
+    row = session.get(Clip, clip_id) if len(clip_id) <= 64 else None
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no clip {clip_id!r}")
+    return row
+
+
+@router.get("", response_model=ClipPage, responses={400: {"model": Problem}})
+def list_clips(
+    user: CurrentUser,
+    session: DbSession,
+    site: Annotated[str | None, Query(max_length=64)] = None,
+    camera: Annotated[str | None, Query(max_length=64)] = None,
+    event: Annotated[str | None, Query(max_length=64, description="an event id")] = None,
+    start: Annotated[AwareDatetime | None, Query(description="ISO-8601 with offset")] = None,
+    end: Annotated[AwareDatetime | None, Query(description="ISO-8601 with offset")] = None,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+) -> ClipPage:
+    """Clips overlapping [start, end), newest start first."""
+    check_window(start, end)
+    query = select(Clip)
+    if site is not None:
+        query = query.where(Clip.site == site)
+    if camera is not None:
+        query = query.where(Clip.camera == camera)
+    if event is not None:
+        query = query.where(
+            Clip.id.in_(select(ClipEvent.clip_id).where(ClipEvent.event_id == event))
+        )
+    if start is not None:
+        query = query.where(Clip.end > start)
+    if end is not None:
+        query = query.where(Clip.start < end)
+    query = after_cursor(query, cursor, Clip.start, Clip.id).limit(limit + 1)
+    rows, next_cursor = page(list(session.execute(query).scalars()), limit, "start")
+    return ClipPage(items=[clip_out(r) for r in rows], next_cursor=next_cursor)
+
+
+@router.get("/{clip_id}", response_model=ClipOut, responses={404: {"model": Problem}})
+def get_clip(clip_id: str, user: CurrentUser, session: DbSession) -> ClipOut:
+    row = _get_clip(session, clip_id)
+    audit.append(session, user.username, "clip.view", row.id)
+    session.commit()
+    return clip_out(row)
+
+
+def _stream(handle: BinaryIO, first: int, length: int) -> Iterator[bytes]:
+    try:
+        handle.seek(first)
+        remaining = length
+        while remaining > 0:
+            block = handle.read(min(STREAM_BLOCK, remaining))
+            if not block:
+                break
+            remaining -= len(block)
+            yield block
+    finally:
+        handle.close()
+
+
+VIDEO_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"content": {"video/mp4": {}}, "description": "the whole clip"},
+    206: {"content": {"video/mp4": {}}, "description": "one byte range of the clip"},
+    304: {"description": "If-None-Match matched the ETag"},
+    404: {"model": Problem},
+    416: {"model": Problem, "description": "Range malformed or outside the clip"},
+}
+
+
+@router.get("/{clip_id}/video", response_class=StreamingResponse, responses=VIDEO_RESPONSES)
+def clip_video(
+    clip_id: str,
+    user: CurrentUser,
+    session: DbSession,
+    blobs: Blobs,
+    range_header: Annotated[str | None, Header(alias="Range")] = None,
+    if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
+) -> Response:
+    """Stream the clip (video/mp4). Single byte ranges only; ETag is the quoted sha256."""
+    row = _get_clip(session, clip_id)
+    etag = f'"{row.sha256}"'
+    common = {"ETag": etag, "Accept-Ranges": "bytes", "Cache-Control": "private, no-transform"}
+    if if_none_match is not None and (
+        if_none_match.strip() == "*"
+        or etag in [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+    ):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=common)
+    first, last, code = 0, row.size - 1, status.HTTP_200_OK
+    if range_header is not None:
+        try:
+            first, last = parse_range(range_header, row.size)
+        except RangeNotSatisfiable as exc:
+            raise HTTPException(
+                status.HTTP_416_RANGE_NOT_SATISFIABLE,
+                detail=f"Range {range_header[:100]!r}: {exc}",
+                headers={"Content-Range": f"bytes */{row.size}", **common},
+            ) from exc
+        code = status.HTTP_206_PARTIAL_CONTENT
+        common["Content-Range"] = f"bytes {first}-{last}/{row.size}"
+    handle = blobs.open(row.sha256)
+    audit.append(
+        session,
+        user.username,
+        "clip.video",
+        row.id,
+        {"range": [first, last]} if code == status.HTTP_206_PARTIAL_CONTENT else {},
+    )
+    session.commit()
+    length = last - first + 1
+    return StreamingResponse(
+        _stream(handle, first, length),
+        status_code=code,
+        media_type="video/mp4",
+        headers={**common, "Content-Length": str(length)},
+    )

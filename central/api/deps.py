@@ -1,0 +1,69 @@
+"""Dependencies shared by the routers. ``CurrentUser`` is the single point where every
+``/api/v1`` read is authenticated — and where org-scoped authorisation will be added."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from central.blobs import FileBlobStore
+from central.db.engine import Database
+from central.db.models import User
+from central.security import decode_token
+from central.settings import Settings
+from wire.errors import AuthError
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_blobs(request: Request) -> FileBlobStore:
+    blobs: FileBlobStore = request.app.state.blobs
+    return blobs
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    db: Database = request.app.state.db
+    with db.session() as session:
+        yield session
+
+
+AppSettings = Annotated[Settings, Depends(get_settings)]
+Blobs = Annotated[FileBlobStore, Depends(get_blobs)]
+DbSession = Annotated[Session, Depends(get_session)]
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def current_user(
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    settings: AppSettings,
+    session: DbSession,
+) -> User:
+    """The authenticated, active user behind the bearer token (401 otherwise)."""
+    if not token:
+        raise _unauthorized("not authenticated: send Authorization: Bearer <token>")
+    try:
+        claims = decode_token(settings.secret(), token)
+    except AuthError as exc:
+        raise _unauthorized(str(exc)) from exc
+    user = session.execute(select(User).where(User.username == claims.sub)).scalar()
+    if user is None or user.disabled:
+        raise _unauthorized("user is unknown or disabled")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]

@@ -1,0 +1,54 @@
+"""Root-level ``/healthz`` and ``/metrics`` (Prometheus text), outside ``/api/v1``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.responses import PlainTextResponse
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from central.api.deps import DbSession
+from central.api.schemas import HealthOut, Problem
+from central.db.engine import Database
+from central.db.models import Clip, Device, Event, Transfer
+
+router = APIRouter(tags=["ops"])
+
+
+@router.get("/healthz", response_model=HealthOut, responses={503: {"model": Problem}})
+def healthz(request: Request) -> HealthOut:
+    db: Database = request.app.state.db
+    if not db.ping():
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="database unreachable")
+    return HealthOut(status="ok")
+
+
+@router.get("/metrics", response_class=PlainTextResponse, responses={503: {"model": Problem}})
+def metrics(session: DbSession) -> str:
+    """Counts from the database in Prometheus text exposition format."""
+    try:
+        clips, clip_bytes = session.execute(
+            select(func.count(Clip.id), func.coalesce(func.sum(Clip.size), 0))
+        ).one()
+        events = session.execute(select(func.count(Event.id))).scalar_one()
+        devices = session.execute(select(Device.status, func.count()).group_by(Device.status))
+        transfers = session.execute(select(Transfer.state, func.count()).group_by(Transfer.state))
+        device_lines = [f'reeferwatch_devices{{status="{s}"}} {n}' for s, n in devices]
+        transfer_lines = [f'reeferwatch_transfers{{state="{s}"}} {n}' for s, n in transfers]
+    except SQLAlchemyError as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, detail="database error") from exc
+    lines = [
+        "# HELP reeferwatch_clips_total Clips stored centrally.",
+        "# TYPE reeferwatch_clips_total gauge",
+        f"reeferwatch_clips_total {clips}",
+        "# TYPE reeferwatch_clip_bytes gauge",
+        f"reeferwatch_clip_bytes {clip_bytes}",
+        "# HELP reeferwatch_events_total Events stored centrally.",
+        "# TYPE reeferwatch_events_total gauge",
+        f"reeferwatch_events_total {events}",
+        "# TYPE reeferwatch_devices gauge",
+        *device_lines,
+        "# TYPE reeferwatch_transfers gauge",
+        *transfer_lines,
+    ]
+    return "\n".join(lines) + "\n"

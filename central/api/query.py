@@ -1,0 +1,44 @@
+"""Keyset pagination and time-window filters shared by the list routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import HTTPException, status
+from sqlalchemy import Select, and_, or_
+from sqlalchemy.orm import InstrumentedAttribute
+
+from central.api.cursor import decode_cursor, encode_cursor
+from wire.errors import WireError
+
+
+def after_cursor(
+    query: Select[Any],
+    cursor: str | None,
+    time_col: InstrumentedAttribute[datetime],
+    id_col: InstrumentedAttribute[str],
+) -> Select[Any]:
+    """Restrict ``query`` to items strictly after ``cursor`` in (time desc, id desc) order."""
+    query = query.order_by(time_col.desc(), id_col.desc())
+    if cursor is None:
+        return query
+    try:
+        at, item_id = decode_cursor(cursor)
+    except WireError as exc:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
+    return query.where(or_(time_col < at, and_(time_col == at, id_col < item_id)))
+
+
+def page(rows: list[Any], limit: int, time_attr: str) -> tuple[list[Any], str | None]:
+    """Split ``limit + 1`` fetched rows into the page and the next cursor."""
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    last = rows[-1]
+    return rows, encode_cursor(getattr(last, time_attr), last.id)
+
+
+def check_window(start: datetime | None, end: datetime | None) -> None:
+    if start is not None and end is not None and end <= start:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="end must be after start")

@@ -1,0 +1,66 @@
+"""Response models of the public API (they make ``/openapi.json`` complete)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+Scalar = str | int | float | bool | None
+
+
+class Problem(BaseModel):
+    """Every error response: a human-readable ``detail``."""
+
+    detail: str
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int = Field(description="seconds until the token expires")
+
+
+class EventOut(BaseModel):
+    id: str
+    site: str
+    device: str
+    seq: int
+    kind: str
+    occurred_at: datetime = Field(description="as the edge recorded it, with its offset")
+    camera: str | None
+    source: str | None
+    data: dict[str, Scalar]
+    clock_synced: bool
+    received_at: datetime
+
+
+class ClipOut(BaseModel):
+    id: str
+    site: str
+    device: str
+    camera: str
+    kind: str
+    name: str
+    size: int
+    sha256: str
+    start: datetime
+    end: datetime
+    event_ids: list[str]
+    verified: bool
+    received_at: datetime
+    video_url: str
+
+
+class EventPage(BaseModel):
+    items: list[EventOut]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page")
+
+
+class ClipPage(BaseModel):
+    items: list[ClipOut]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page")
+
+
+class HealthOut(BaseModel):
+    status: str

@@ -1,0 +1,135 @@
+"""``reeferwatch-central``: serve, ingest, migrate, user add / user disable."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from types import FrameType
+
+from pydantic import ValidationError
+
+from central.blobs import FileBlobStore
+from central.db.engine import Database
+from central.security import MIN_PASSWORD_CHARS, ROLES
+from central.settings import Settings
+from central.users import add_user, disable_user
+from wire.errors import ReeferWatchError
+
+log = logging.getLogger("central")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reeferwatch-central",
+        description="ReeferWatch central service. Settings come from REEFERWATCH_* variables.",
+    )
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING"])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP API (migrates first)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+
+    ingest = sub.add_parser("ingest", help="run the MQTT consumer (migrates first)")
+    ingest.add_argument("--name", default="1", help="client id suffix: reeferwatch-ingest-NAME")
+    ingest.add_argument("--shared", action="store_true", help="use $share/ingest/ subscription")
+
+    sub.add_parser("migrate", help="upgrade the database to the newest schema")
+
+    user = sub.add_parser("user", help="manage user accounts")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    add = user_sub.add_parser("add", help="create a user")
+    add.add_argument("username")
+    add.add_argument("--role", choices=ROLES, default="monitor")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    disable = user_sub.add_parser("disable", help="disable a user")
+    disable.add_argument("username")
+    return parser
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass(f"Password (at least {MIN_PASSWORD_CHARS} characters): ")
+    if first != getpass.getpass("Repeat password: "):
+        raise ReeferWatchError("passwords do not match")
+    return first
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from central.api import create_app
+
+    db = Database(settings.database_url)
+    db.migrate()
+    with db:
+        uvicorn.run(create_app(settings, db), host=host, port=port, log_level="info")
+
+
+def _ingest(settings: Settings, name: str, shared: bool) -> None:
+    from central.ingest import IngestService
+    from central.ingest.runner import IngestRunner
+
+    with Database(settings.database_url) as db:
+        db.migrate()
+        service = IngestService(db, FileBlobStore(settings.data_dir))
+        with IngestRunner(settings, service, name=name, shared=shared) as runner:
+
+            def _stop(signum: int, _frame: FrameType | None) -> None:
+                log.info("signal %d: stopping ingest", signum)
+                runner.request_stop()
+
+            signal.signal(signal.SIGTERM, _stop)
+            signal.signal(signal.SIGINT, _stop)
+            runner.start()
+            runner.wait_stopped()
+
+
+def _user(settings: Settings, args: argparse.Namespace) -> None:
+    with Database(settings.database_url) as db:
+        db.migrate()
+        with db.session() as session:
+            if args.user_command == "add":
+                password = _read_password(args.password_stdin)
+                user = add_user(session, args.username, password, args.role, actor="cli")
+                print(f"created {user.role} {user.username}")
+            else:
+                disable_user(session, args.username, actor="cli")
+                print(f"disabled {args.username}")
+            session.commit()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"reeferwatch-central: invalid settings:\n{exc}", file=sys.stderr)
+        return 2
+    try:
+        if args.command == "serve":
+            _serve(settings, args.host, args.port)
+        elif args.command == "ingest":
+            _ingest(settings, args.name, args.shared)
+        elif args.command == "migrate":
+            with Database(settings.database_url) as db:
+                db.migrate()
+            print("database is at the newest schema")
+        else:
+            _user(settings, args)
+    except ReeferWatchError as exc:
+        print(f"reeferwatch-central: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
