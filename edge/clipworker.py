@@ -1,0 +1,160 @@
+"""The clip worker: turns events whose clip is pending into clip files in the outbox.
+
+An event at ``t`` waits until closed segments reach ``t + post`` for every camera it
+concerns, then one clip per camera is cut, fsynced, hashed, recorded and queued (file
+item). If recording stays down past ``t + post + 2 segments`` (plus a grace), what exists is
+cut and the gaps are noted; with nothing at all the clip is marked ``failed``. The event
+itself is already in the outbox, so it is never lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+from types import TracebackType
+
+from edge.clips import clip_name, cut_window
+from edge.config import EdgeConfig
+from edge.events import file_priority
+from edge.recorder import file_metadata, fsync_dir, sha256_file
+from edge.store import Event, Store
+from edge.timeutil import iso, now
+from wire.errors import MediaError, NotCoveredError, StoreError
+from wire.ids import new_ulid
+
+log = logging.getLogger(__name__)
+
+GRACE_S = 5.0
+
+
+class ClipWorker:
+    """Background thread of the ``run`` process; ``close()`` is idempotent; a context manager."""
+
+    def __init__(self, config: EdgeConfig, store: Store, poll_s: float = 0.5) -> None:
+        self.config = config
+        self.store = store
+        self.poll_s = poll_s
+        self.clips_dir = config.data_dir / "clips"
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def start(self) -> None:
+        self.clips_dir.mkdir(parents=True, exist_ok=True)
+        self._thread = threading.Thread(target=self._run, name="clip-worker", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(60)
+
+    def __enter__(self) -> ClipWorker:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.process_pending()
+            except (StoreError, OSError) as exc:
+                log.error("clip worker: %s", exc)
+            self._stop.wait(self.poll_s)
+
+    def process_pending(self) -> int:
+        """Cut every pending clip whose window is ready (or overdue); return how many events."""
+        done = 0
+        for event in self.store.events_with_clip_state("pending"):
+            if self._stop.is_set():
+                break
+            if self._process(event):
+                done += 1
+        return done
+
+    def _cameras(self, event: Event) -> list[str]:
+        known = [c.id for c in self.config.cameras]
+        if event.camera is None:
+            return known
+        return [event.camera] if event.camera in known else []
+
+    def _process(self, event: Event) -> bool:
+        cameras = self._cameras(event)
+        if not cameras:
+            self.store.set_clip_state(event.id, "failed", f"unknown camera {event.camera!r}")
+            return True
+        t = event.occurred_at
+        start = t - timedelta(seconds=self.config.clips.pre_seconds)
+        end = t + timedelta(seconds=self.config.clips.post_seconds)
+        if end <= start:
+            end = start + timedelta(seconds=1)
+        ready = all(self._covered_until(cam, end) for cam in cameras)
+        deadline = end + timedelta(seconds=2 * self.config.recording.segment_seconds + GRACE_S)
+        if not ready and now() < deadline:
+            return False
+        notes: list[str] = []
+        made = 0
+        have = {c.camera for c in self.store.clips_for_event(event.id)}
+        for cam in cameras:
+            if cam in have:
+                made += 1
+                continue
+            note = self._cut_one(event, cam, start, end)
+            if note is None:
+                made += 1
+            else:
+                notes.append(f"{cam}: {note}")
+        state = "cut" if made else "failed"
+        self.store.set_clip_state(event.id, state, "; ".join(notes) or None)
+        return True
+
+    def _covered_until(self, camera: str, end: datetime) -> bool:
+        last = self.store.last_segment(camera)
+        return last is not None and last.end >= end
+
+    def _cut_one(self, event: Event, camera: str, start: datetime, end: datetime) -> str | None:
+        """Cut, hash and queue one clip; return None on success or a note on failure."""
+        file_id = new_ulid()
+        out = self.clips_dir / clip_name(self.config.site.id, camera, start, event.id)
+        meta = file_metadata(self.config, camera)
+        meta["event_id"] = event.id
+        meta["event_kind"] = event.kind
+        try:
+            result = cut_window(self.store, camera, start, end, out, meta)
+        except NotCoveredError as exc:
+            log.warning("event %s: %s", event.id, exc)
+            return "not recorded"
+        except MediaError as exc:
+            log.error("event %s: clip for %s failed: %s", event.id, camera, exc)
+            return f"cut failed: {exc}"
+        fsync_dir(out.parent)
+        digest = sha256_file(out)
+        size = Path(out).stat().st_size
+        self.store.add_clip(
+            file_id,
+            event.id,
+            camera,
+            out,
+            result.start,
+            result.end,
+            size,
+            digest,
+            result.gaps,
+            file_priority(event.kind),
+        )
+        if result.gaps:
+            gaps = ", ".join(f"{iso(a)}–{iso(b)}" for a, b in result.gaps)
+            log.warning("event %s: clip for %s has gaps: %s", event.id, camera, gaps)
+        log.info("event %s: clip %s queued (%s, %d bytes)", event.id, file_id, camera, size)
+        return None

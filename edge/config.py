@@ -1,0 +1,206 @@
+"""Edge configuration: TOML validated by pydantic models that forbid unknown keys.
+
+``load_config(path)`` returns an ``EdgeConfig`` or raises ``ConfigError`` whose message
+names the file, the dotted key and the problem, e.g.
+``edge.toml: cameras.0.fps: Input should be greater than 0``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from wire.errors import ConfigError
+from wire.models import EventKind
+from wire.topics import ID_PATTERN, MAX_CHUNK_BYTES
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+TopicId = Annotated[str, Field(pattern=ID_PATTERN.pattern)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SiteConfig(_Section):
+    id: TopicId
+    device: TopicId
+    location_code: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")]
+    registration_no: Annotated[str, Field(max_length=64)] | None = None
+
+
+class StorageConfig(_Section):
+    data_dir: Path = Path("/var/lib/reeferwatch")
+
+
+class MqttConfig(_Section):
+    host: Annotated[str, Field(min_length=1, max_length=253)] = "127.0.0.1"
+    port: int = Field(default=1883, ge=1, le=65535)
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    keepalive: int = Field(default=30, ge=5, le=3600)
+    chunk_size: int = Field(default=262144, ge=1024, le=MAX_CHUNK_BYTES)
+    window: int = Field(default=8, ge=1, le=64)
+    ack_timeout: float = Field(default=15.0, gt=0, le=3600)
+
+    @model_validator(mode="after")
+    def _client_cert_pair(self) -> MqttConfig:
+        if bool(self.cert_file) != bool(self.key_file):
+            raise ValueError("cert_file and key_file must be set together")
+        if self.cert_file and not self.ca_file:
+            raise ValueError("cert_file needs ca_file (TLS) to be set")
+        return self
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.ca_file)
+
+
+class RecordingConfig(_Section):
+    segment_seconds: int = Field(default=10, ge=1, le=3600)
+
+
+class CameraConfig(_Section):
+    id: TopicId
+    source: Literal["testsrc"] = "testsrc"
+    width: int = Field(default=640, gt=0, le=7680)
+    height: int = Field(default=360, gt=0, le=4320)
+    fps: int = Field(default=15, gt=0, le=120)
+    bitrate_kbps: int = Field(default=800, gt=0, le=100_000)
+
+
+class ClipsConfig(_Section):
+    pre_seconds: float = Field(default=10, ge=0, le=3600)
+    post_seconds: float = Field(default=20, ge=0, le=3600)
+
+
+class GpioInput(_Section):
+    name: TopicId
+    pin: int = Field(ge=0, le=1023)
+    kind: EventKind
+    active_high: bool = False
+
+
+class SimulationConfig(_Section):
+    pulse_input: str
+    every_seconds: float = Field(default=60, gt=0, le=86400)
+
+
+class GpioConfig(_Section):
+    backend: Literal["mock", "native"] = "mock"
+    inputs: list[GpioInput] = Field(default_factory=list, max_length=64)
+    simulation: SimulationConfig | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> GpioConfig:
+        names = [i.name for i in self.inputs]
+        pins = [i.pin for i in self.inputs]
+        if len(set(names)) != len(names):
+            raise ValueError("inputs: input names must be unique")
+        if len(set(pins)) != len(pins):
+            raise ValueError("inputs: pins must be unique")
+        if self.simulation is not None:
+            if self.backend != "mock":
+                raise ValueError("simulation is only allowed with backend = 'mock'")
+            if self.simulation.pulse_input not in names:
+                raise ValueError(
+                    f"simulation.pulse_input: {self.simulation.pulse_input!r} is not an input name"
+                )
+        return self
+
+
+class EdgeConfig(_Section):
+    site: SiteConfig
+    storage: StorageConfig = StorageConfig()
+    mqtt: MqttConfig = MqttConfig()
+    recording: RecordingConfig = RecordingConfig()
+    cameras: list[CameraConfig] = Field(min_length=1, max_length=64)
+    clips: ClipsConfig = ClipsConfig()
+    gpio: GpioConfig = GpioConfig()
+
+    @field_validator("cameras")
+    @classmethod
+    def _unique_cameras(cls, cameras: list[CameraConfig]) -> list[CameraConfig]:
+        ids = [c.id for c in cameras]
+        if len(set(ids)) != len(ids):
+            raise ValueError("camera ids must be unique")
+        return cameras
+
+    def camera(self, camera_id: str) -> CameraConfig:
+        for cam in self.cameras:
+            if cam.id == camera_id:
+                return cam
+        raise ConfigError(f"cameras: no camera with id {camera_id!r}")
+
+    @property
+    def data_dir(self) -> Path:
+        return self.storage.data_dir
+
+    @property
+    def db_path(self) -> Path:
+        return self.storage.data_dir / "edge.sqlite3"
+
+
+def _describe(error: Any) -> str:
+    loc = ".".join(str(part) for part in error["loc"])
+    msg = "unknown key" if error["type"] == "extra_forbidden" else str(error["msg"])
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    return f"{loc}: {msg}" if loc else msg
+
+
+def parse_config(data: Any, source: str, base_dir: Path | None = None) -> EdgeConfig:
+    """Validate already-parsed TOML ``data``; relative paths resolve against ``base_dir``."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a table at the top level")
+    try:
+        config = EdgeConfig.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        more = f" (and {len(errors) - 1} more error(s))" if len(errors) > 1 else ""
+        raise ConfigError(f"{source}: {_describe(errors[0])}{more}") from exc
+    if base_dir is None:
+        return config
+    return _resolve_paths(config, base_dir)
+
+
+def _resolve_paths(config: EdgeConfig, base_dir: Path) -> EdgeConfig:
+    def rel(value: str) -> str:
+        return str(base_dir / value) if value and not Path(value).is_absolute() else value
+
+    data_dir = config.storage.data_dir
+    if not data_dir.is_absolute():
+        data_dir = base_dir / data_dir
+    mqtt = config.mqtt.model_copy(
+        update={
+            "ca_file": rel(config.mqtt.ca_file),
+            "cert_file": rel(config.mqtt.cert_file),
+            "key_file": rel(config.mqtt.key_file),
+        }
+    )
+    storage = config.storage.model_copy(update={"data_dir": data_dir})
+    return config.model_copy(update={"storage": storage, "mqtt": mqtt})
+
+
+def load_config(path: str | Path) -> EdgeConfig:
+    """Read and validate the TOML file at ``path``; raise ``ConfigError`` naming file and key."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    return parse_config(data, str(path), path.resolve().parent)

@@ -1,0 +1,527 @@
+"""The edge store: SQLite (WAL, ``synchronous=FULL``) through sqlite-utils.
+
+Tables ``segments``, ``events``, ``clips`` and ``outbox``; the outbox ``seq`` is the
+per-device sequence number of the wire contract, assigned when an item enters it.
+Schema changes are numbered migrations tracked by ``PRAGMA user_version``. One ``Store``
+may be shared by the threads of a process (a lock serialises them); several processes may
+open the same file at once (WAL plus a busy timeout, writes in ``BEGIN IMMEDIATE``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import sqlite_utils
+
+from edge.timeutil import iso, now, parse_iso
+from wire.errors import StoreError
+
+Range = tuple[int, int]
+
+
+def _migration_1(db: sqlite_utils.Database) -> None:
+    db.table("segments").create(
+        {
+            "id": int,
+            "camera": str,
+            "path": str,
+            "start": str,
+            "end": str,
+            "start_ts": float,
+            "end_ts": float,
+            "duration": float,
+            "bytes": int,
+            "sha256": str,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"camera", "path", "start", "end", "start_ts", "end_ts", "sha256"},
+    )
+    db.table("segments").create_index(["path"], unique=True)
+    db.table("segments").create_index(["camera", "end_ts"])
+    db.table("events").create(
+        {
+            "id": str,
+            "kind": str,
+            "occurred_at": str,
+            "occurred_ts": float,
+            "monotonic_ns": int,
+            "camera": str,
+            "source": str,
+            "data": str,
+            "clip_state": str,
+            "clip_note": str,
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"kind", "occurred_at", "occurred_ts", "monotonic_ns", "clip_state"},
+    )
+    db.table("events").create_index(["clip_state"])
+    db.table("clips").create(
+        {
+            "file_id": str,
+            "event_id": str,
+            "camera": str,
+            "path": str,
+            "start": str,
+            "end": str,
+            "size": int,
+            "sha256": str,
+            "gaps": str,
+            "created_at": str,
+        },
+        pk="file_id",
+        not_null={"camera", "path", "start", "end", "size", "sha256"},
+    )
+    db.table("clips").create_index(["event_id", "camera"], unique=True)
+    db.execute(
+        """CREATE TABLE outbox (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            item_kind TEXT NOT NULL CHECK (item_kind IN ('event', 'file')),
+            item_id TEXT NOT NULL,
+            priority INTEGER NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered')),
+            acked_ranges TEXT NOT NULL DEFAULT '[]',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            size INTEGER NOT NULL DEFAULT 0,
+            next_attempt_ts REAL NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            delivered_at TEXT,
+            UNIQUE (item_kind, item_id)
+        )"""
+    )
+    db.execute("CREATE INDEX outbox_pending ON outbox (state, priority, seq)")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True)
+class Segment:
+    id: int
+    camera: str
+    path: Path
+    start: datetime
+    end: datetime
+    duration: float
+    bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Event:
+    id: str
+    kind: str
+    occurred_at: datetime
+    monotonic_ns: int
+    camera: str | None
+    source: str | None
+    data: dict[str, Any]
+    clip_state: str
+    clip_note: str | None
+
+
+@dataclass(frozen=True)
+class Clip:
+    file_id: str
+    event_id: str | None
+    camera: str
+    path: Path
+    start: datetime
+    end: datetime
+    size: int
+    sha256: str
+    gaps: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    seq: int
+    item_kind: str
+    item_id: str
+    priority: int
+    state: str
+    acked_ranges: list[Range]
+    attempts: int
+    size: int
+    created_at: str
+    delivered_at: str | None
+
+
+class Store:
+    """The SQLite store of one edge device. Idempotent ``close()``; a context manager."""
+
+    def __init__(self, path: str | Path, busy_timeout_s: float = 30.0) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._closed = False
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                str(self.path),
+                timeout=busy_timeout_s,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_s * 1000)}")
+            self.db = sqlite_utils.Database(conn)
+            self._migrate()
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"{self.path}: cannot open the edge store ({exc})") from exc
+
+    # -- lifecycle -------------------------------------------------------------------
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return int(self._query("PRAGMA user_version")[0][0])
+
+    def _migrate(self) -> None:
+        with self.transaction():
+            version = int(self.db.execute("PRAGMA user_version").fetchone()[0])
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path}: schema version {version} is newer than this software "
+                    f"({SCHEMA_VERSION})"
+                )
+            for number in range(version, SCHEMA_VERSION):
+                MIGRATIONS[number](self.db)
+                self.db.execute(f"PRAGMA user_version={number + 1}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite_utils.Database]:
+        """A write transaction (``BEGIN IMMEDIATE``) holding the in-process lock."""
+        with self._lock:
+            if self._closed:
+                raise StoreError(f"{self.path}: store is closed")
+            conn = self.db.conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: cannot begin a transaction ({exc})") from exc
+            try:
+                yield self.db
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise StoreError(f"{self.path}: commit failed ({exc})") from exc
+
+    def _query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[Any]:
+        with self._lock:
+            if self._closed:
+                raise StoreError(f"{self.path}: store is closed")
+            try:
+                cursor = self.db.execute(sql, params)
+                columns = [d[0] for d in cursor.description or ()]
+                return [_Row(columns, row) for row in cursor.fetchall()]
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: query failed ({exc})") from exc
+
+    # -- segments --------------------------------------------------------------------
+    def add_segment(
+        self,
+        camera: str,
+        path: Path,
+        start: datetime,
+        end: datetime,
+        size: int,
+        sha256: str,
+    ) -> int:
+        row = {
+            "camera": camera,
+            "path": str(path),
+            "start": iso(start),
+            "end": iso(end),
+            "start_ts": start.timestamp(),
+            "end_ts": end.timestamp(),
+            "duration": (end - start).total_seconds(),
+            "bytes": size,
+            "sha256": sha256,
+            "created_at": iso(now()),
+        }
+        with self.transaction() as db:
+            table = db.table("segments")
+            table.insert(row, replace=True)
+            return int(table.last_pk)  # type: ignore[arg-type]
+
+    def segments_overlapping(self, camera: str, start: datetime, end: datetime) -> list[Segment]:
+        rows = self._query(
+            "SELECT * FROM segments WHERE camera = ? AND end_ts > ? AND start_ts < ? "
+            "ORDER BY start_ts",
+            (camera, start.timestamp(), end.timestamp()),
+        )
+        return [_segment(r) for r in rows]
+
+    def last_segment(self, camera: str) -> Segment | None:
+        rows = self._query(
+            "SELECT * FROM segments WHERE camera = ? ORDER BY end_ts DESC LIMIT 1", (camera,)
+        )
+        return _segment(rows[0]) if rows else None
+
+    def segments(self, camera: str | None = None) -> list[Segment]:
+        if camera is None:
+            rows = self._query("SELECT * FROM segments ORDER BY start_ts")
+        else:
+            rows = self._query(
+                "SELECT * FROM segments WHERE camera = ? ORDER BY start_ts", (camera,)
+            )
+        return [_segment(r) for r in rows]
+
+    # -- events ----------------------------------------------------------------------
+    def add_event(
+        self,
+        event_id: str,
+        kind: str,
+        occurred_at: datetime,
+        monotonic_ns: int,
+        camera: str | None,
+        source: str | None,
+        data: dict[str, Any],
+        clip_state: str,
+        priority: int,
+    ) -> int:
+        """Commit the event and its outbox entry in one transaction; return the outbox seq."""
+        with self.transaction() as db:
+            db.table("events").insert(
+                {
+                    "id": event_id,
+                    "kind": kind,
+                    "occurred_at": iso(occurred_at),
+                    "occurred_ts": occurred_at.timestamp(),
+                    "monotonic_ns": monotonic_ns,
+                    "camera": camera,
+                    "source": source,
+                    "data": json.dumps(data, sort_keys=True),
+                    "clip_state": clip_state,
+                    "clip_note": None,
+                    "created_at": iso(now()),
+                }
+            )
+            return self._enqueue(db, "event", event_id, priority, 0)
+
+    def event(self, event_id: str) -> Event | None:
+        rows = self._query("SELECT * FROM events WHERE id = ?", (event_id,))
+        return _event(rows[0]) if rows else None
+
+    def events_with_clip_state(self, state: str, limit: int = 100) -> list[Event]:
+        rows = self._query(
+            "SELECT * FROM events WHERE clip_state = ? ORDER BY occurred_ts LIMIT ?",
+            (state, limit),
+        )
+        return [_event(r) for r in rows]
+
+    def set_clip_state(self, event_id: str, state: str, note: str | None = None) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE events SET clip_state = ?, clip_note = ? WHERE id = ?",
+                (state, note, event_id),
+            )
+
+    # -- clips -----------------------------------------------------------------------
+    def add_clip(
+        self,
+        file_id: str,
+        event_id: str | None,
+        camera: str,
+        path: Path,
+        start: datetime,
+        end: datetime,
+        size: int,
+        sha256: str,
+        gaps: list[tuple[datetime, datetime]],
+        priority: int,
+    ) -> int:
+        """Record a clip file and queue it in the outbox in one transaction; return its seq."""
+        with self.transaction() as db:
+            db.table("clips").insert(
+                {
+                    "file_id": file_id,
+                    "event_id": event_id,
+                    "camera": camera,
+                    "path": str(path),
+                    "start": iso(start),
+                    "end": iso(end),
+                    "size": size,
+                    "sha256": sha256,
+                    "gaps": json.dumps([[iso(a), iso(b)] for a, b in gaps]),
+                    "created_at": iso(now()),
+                }
+            )
+            return self._enqueue(db, "file", file_id, priority, size)
+
+    def clip(self, file_id: str) -> Clip | None:
+        rows = self._query("SELECT * FROM clips WHERE file_id = ?", (file_id,))
+        return _clip(rows[0]) if rows else None
+
+    def clips_for_event(self, event_id: str) -> list[Clip]:
+        rows = self._query("SELECT * FROM clips WHERE event_id = ? ORDER BY camera", (event_id,))
+        return [_clip(r) for r in rows]
+
+    # -- outbox ----------------------------------------------------------------------
+    @staticmethod
+    def _enqueue(
+        db: sqlite_utils.Database, kind: str, item_id: str, priority: int, size: int
+    ) -> int:
+        cursor = db.execute(
+            "INSERT INTO outbox (item_kind, item_id, priority, size, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (kind, item_id, priority, size, iso(now())),
+        )
+        return int(cursor.lastrowid or 0)
+
+    def outbox_pending(self, limit: int = 100, due_only: bool = True) -> list[OutboxItem]:
+        """Pending items by (priority, seq); with ``due_only`` skip those backing off."""
+        due = time.time() if due_only else float("inf")
+        rows = self._query(
+            "SELECT * FROM outbox WHERE state = 'pending' AND next_attempt_ts <= ? "
+            "ORDER BY priority, seq LIMIT ?",
+            (due, limit),
+        )
+        return [_outbox(r) for r in rows]
+
+    def outbox_item(self, kind: str, item_id: str) -> OutboxItem | None:
+        rows = self._query(
+            "SELECT * FROM outbox WHERE item_kind = ? AND item_id = ?", (kind, item_id)
+        )
+        return _outbox(rows[0]) if rows else None
+
+    def outbox_items(self) -> list[OutboxItem]:
+        return [_outbox(r) for r in self._query("SELECT * FROM outbox ORDER BY seq")]
+
+    def set_acked_ranges(self, seq: int, ranges: list[Range]) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE outbox SET acked_ranges = ? WHERE seq = ? AND state = 'pending'",
+                (json.dumps([list(r) for r in ranges]), seq),
+            )
+
+    def note_attempt(self, seq: int, next_attempt_ts: float = 0.0) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_ts = ? WHERE seq = ?",
+                (next_attempt_ts, seq),
+            )
+
+    def mark_delivered(self, kind: str, item_id: str) -> bool:
+        """Mark a pending item delivered; return False if unknown or already delivered."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "UPDATE outbox SET state = 'delivered', delivered_at = ? "
+                "WHERE item_kind = ? AND item_id = ? AND state = 'pending'",
+                (iso(now()), kind, item_id),
+            )
+            return cursor.rowcount > 0
+
+    def backlog(self) -> tuple[int, int]:
+        """(count, bytes) of pending outbox items."""
+        row = self._query(
+            "SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS b FROM outbox WHERE state = 'pending'"
+        )[0]
+        return int(row["n"]), int(row["b"])
+
+    def last_delivery(self) -> datetime | None:
+        row = self._query("SELECT MAX(delivered_at) AS t FROM outbox")[0]
+        return parse_iso(row["t"]) if row["t"] else None
+
+
+class _Row(dict[str, Any]):
+    """A result row addressable by column name or position."""
+
+    def __init__(self, columns: list[str], values: tuple[Any, ...]) -> None:
+        super().__init__(zip(columns, values, strict=True))
+        self._values = values
+
+    def __getitem__(self, key: str | int) -> Any:
+        if isinstance(key, int):
+            return self._values[key]
+        return super().__getitem__(key)
+
+
+def _segment(r: Any) -> Segment:
+    return Segment(
+        id=r["id"],
+        camera=r["camera"],
+        path=Path(r["path"]),
+        start=parse_iso(r["start"]),
+        end=parse_iso(r["end"]),
+        duration=r["duration"],
+        bytes=r["bytes"],
+        sha256=r["sha256"],
+    )
+
+
+def _event(r: Any) -> Event:
+    return Event(
+        id=r["id"],
+        kind=r["kind"],
+        occurred_at=parse_iso(r["occurred_at"]),
+        monotonic_ns=r["monotonic_ns"],
+        camera=r["camera"],
+        source=r["source"],
+        data=json.loads(r["data"] or "{}"),
+        clip_state=r["clip_state"],
+        clip_note=r["clip_note"],
+    )
+
+
+def _clip(r: Any) -> Clip:
+    return Clip(
+        file_id=r["file_id"],
+        event_id=r["event_id"],
+        camera=r["camera"],
+        path=Path(r["path"]),
+        start=parse_iso(r["start"]),
+        end=parse_iso(r["end"]),
+        size=r["size"],
+        sha256=r["sha256"],
+        gaps=[(a, b) for a, b in json.loads(r["gaps"] or "[]")],
+    )
+
+
+def _outbox(r: Any) -> OutboxItem:
+    return OutboxItem(
+        seq=r["seq"],
+        item_kind=r["item_kind"],
+        item_id=r["item_id"],
+        priority=r["priority"],
+        state=r["state"],
+        acked_ranges=[(int(a), int(b)) for a, b in json.loads(r["acked_ranges"])],
+        attempts=r["attempts"],
+        size=r["size"],
+        created_at=r["created_at"],
+        delivered_at=r["delivered_at"],
+    )
