@@ -1,0 +1,147 @@
+"""``reeferwatch-edge``: ``run``, ``trigger`` and ``status`` (argparse).
+
+Exit codes: 0 ok, 1 failure (e.g. no clip could be cut), 2 bad configuration or usage,
+3 timeout of ``trigger --wait``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from types import FrameType
+
+from edge.config import EdgeConfig, load_config
+from edge.events import record_event
+from edge.store import Store
+from edge.timeutil import iso, now
+from wire.errors import ConfigError, ReeferWatchError
+from wire.models import EVENT_KINDS
+
+log = logging.getLogger("edge")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="reeferwatch-edge", description=__doc__)
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="record, cut clips, read GPIO and sync until SIGTERM")
+    run.add_argument("--config", required=True)
+    trig = sub.add_parser("trigger", help="record an event (works while `run` is running)")
+    trig.add_argument("--config", required=True)
+    trig.add_argument("kind", choices=EVENT_KINDS)
+    trig.add_argument("--camera", help="camera id (default: every camera)")
+    trig.add_argument(
+        "--wait", type=float, metavar="SECONDS", help="wait until the clip(s) are queued"
+    )
+    status = sub.add_parser("status", help="cameras, last segment age, outbox backlog")
+    status.add_argument("--config", required=True)
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        config = load_config(args.config)
+        if args.command == "run":
+            return _run(config)
+        if args.command == "trigger":
+            return _trigger(config, args.kind, args.camera, args.wait)
+        return _status(config, args.json)
+    except ConfigError as exc:
+        print(f"reeferwatch-edge: {exc}", file=sys.stderr)
+        return 2
+    except ReeferWatchError as exc:
+        print(f"reeferwatch-edge: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(config: EdgeConfig) -> int:
+    from edge.app import run
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("received signal %d", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    run(config, stop)
+    return 0
+
+
+def _trigger(config: EdgeConfig, kind: str, camera: str | None, wait: float | None) -> int:
+    if camera is not None:
+        config.camera(camera)  # ConfigError if unknown
+    with Store(config.db_path) as store:
+        event_id = record_event(store, kind, camera=camera, source="cli")
+        print(f"event {event_id}", flush=True)
+        if wait is None:
+            return 0
+        deadline = time.monotonic() + wait
+        while True:
+            event = store.event(event_id)
+            if event is not None and event.clip_state != "pending":
+                break
+            if time.monotonic() > deadline:
+                print(
+                    f"reeferwatch-edge: timed out after {wait:g} s waiting for the clip of "
+                    f"{event_id} (is `reeferwatch-edge run` recording?)",
+                    file=sys.stderr,
+                )
+                return 3
+            time.sleep(0.2)
+        clips = store.clips_for_event(event_id)
+        for clip in clips:
+            print(f"clip {clip.file_id}", flush=True)
+        if not clips and event.clip_state != "none":
+            print(f"reeferwatch-edge: no clip: {event.clip_note}", file=sys.stderr)
+            return 1
+        return 0
+
+
+def _status(config: EdgeConfig, as_json: bool) -> int:
+    moment = now()
+    with Store(config.db_path) as store:
+        cameras = []
+        for cam in config.cameras:
+            last = store.last_segment(cam.id)
+            age = (moment - last.end).total_seconds() if last else None
+            cameras.append({"camera": cam.id, "last_segment_age_s": age})
+        count, size = store.backlog()
+        delivered = store.last_delivery()
+    report = {
+        "site": config.site.id,
+        "device": config.site.device,
+        "cameras": cameras,
+        "backlog_items": count,
+        "backlog_bytes": size,
+        "last_delivery": iso(delivered) if delivered else None,
+    }
+    if as_json:
+        print(json.dumps(report))
+        return 0
+    print(f"site {config.site.id} device {config.site.device}")
+    for cam_report in cameras:
+        seen = cam_report["last_segment_age_s"]
+        shown = "no segment yet" if seen is None else f"last segment {seen:.1f} s ago"
+        print(f"camera {cam_report['camera']}: {shown}")
+    print(f"outbox backlog: {count} item(s), {size} bytes")
+    print(f"last delivery: {report['last_delivery'] or 'never'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,383 @@
+"""Sync: the edge's MQTT client (paho-mqtt 2.x, MQTT v5, QoS 1).
+
+Publishes a retained ``up/status`` online on connect (the will says offline), subscribes
+to ``down/#`` and drains the outbox by (priority, seq): events as ``EventMessage``, files
+by the init → chunks → fin protocol of ``wire.models``. An item is delivered only when
+central's ``down/ack`` says so (event id listed, or ``FileAck`` with ``complete``); a
+PUBACK never counts. After a reconnect, a restart or ``ack_timeout`` without progress the
+file's init is re-sent and central's reply decides which ranges are still missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+import time
+from types import TracebackType
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from edge.clock import clock_synced
+from edge.config import EdgeConfig
+from edge.store import OutboxItem, Store
+from edge.timeutil import now
+from edge.transfer import Transfer
+from wire import codec, topics
+from wire.errors import ReeferWatchError, StoreError, TransferError, WireError
+from wire.models import (
+    AckMessage,
+    CommandMessage,
+    CommandResult,
+    EventMessage,
+    FileAck,
+    FileFin,
+    FileInit,
+    StatusMessage,
+)
+
+log = logging.getLogger(__name__)
+
+VERSION = "0.1.0"
+MAX_INFLIGHT = 10
+MAX_ACTIVE_FILES = 2
+MAX_UNACKED_EVENTS = 64
+ERROR_BACKOFF_S = (5.0, 600.0)
+
+
+class SyncClient:
+    """Outbox → MQTT. ``start()`` connects in the background; ``close()`` is idempotent."""
+
+    def __init__(self, config: EdgeConfig, store: Store, version: str = VERSION) -> None:
+        self.config = config
+        self.store = store
+        self.version = version
+        site, device = config.site.id, config.site.device
+        self.site, self.device = site, device
+        self.client_id = f"reeferwatch-edge-{site}-{device}"
+        self.connected = threading.Event()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.RLock()
+        self._transfers: dict[str, Transfer] = {}
+        self._event_sent: dict[str, float] = {}
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            protocol=mqtt.MQTTv5,
+        )
+        self.client.max_inflight_messages_set(MAX_INFLIGHT)
+        self.client.reconnect_delay_set(1, 30)
+        self.client.will_set(
+            topics.up(site, device, "status"), self._status("offline"), qos=1, retain=True
+        )
+        if config.mqtt.tls:
+            self.client.tls_set(
+                ca_certs=config.mqtt.ca_file,
+                certfile=config.mqtt.cert_file or None,
+                keyfile=config.mqtt.key_file or None,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+        self.client.on_connect_fail = self._on_connect_fail
+
+    # -- lifecycle -------------------------------------------------------------------
+    def start(self) -> None:
+        mq = self.config.mqtt
+        log.info(
+            "sync: connecting to %s:%d as %s (tls=%s)", mq.host, mq.port, self.client_id, mq.tls
+        )
+        self.client.connect_async(mq.host, mq.port, keepalive=mq.keepalive)
+        self.client.loop_start()
+        self._thread = threading.Thread(target=self._run, name="sync-drain", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(10)
+        if self.connected.is_set():
+            info = self.client.publish(
+                topics.up(self.site, self.device, "status"),
+                self._status("offline"),
+                qos=1,
+                retain=True,
+            )
+            try:
+                info.wait_for_publish(2)
+            except (RuntimeError, ValueError) as exc:
+                log.debug("sync: offline status not confirmed: %s", exc)
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def __enter__(self) -> SyncClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- paho callbacks (network thread) ---------------------------------------------
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: Any,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            log.warning("sync: broker refused the connection: %s", reason)
+            return
+        client.subscribe(topics.down_filter(self.site, self.device), qos=1)
+        client.publish(
+            topics.up(self.site, self.device, "status"), self._status("online"), qos=1, retain=True
+        )
+        with self._lock:
+            for transfer in self._transfers.values():
+                transfer.reset()
+            self._event_sent.clear()
+        self.connected.set()
+        self._wake.set()
+        log.info("sync: connected")
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: Any,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self.connected.clear()
+        if not self._stop.is_set():
+            log.warning("sync: disconnected (%s); reconnecting with back-off", reason)
+
+    def _on_connect_fail(self, client: mqtt.Client, userdata: Any) -> None:
+        mq = self.config.mqtt
+        log.warning("sync: cannot reach broker %s:%d; retrying with back-off", mq.host, mq.port)
+
+    def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        try:
+            topic = topics.parse(msg.topic)
+            if topic.direction != "down":
+                return
+            if topic.kind == "ack":
+                self.handle_ack(codec.decode(AckMessage, msg.payload))
+            elif topic.kind == "cmd":
+                self._handle_command(codec.decode(CommandMessage, msg.payload))
+        except WireError as exc:
+            log.warning("sync: ignored a malformed message on %s: %s", msg.topic, exc)
+        except StoreError as exc:
+            log.error("sync: cannot apply %s: %s", msg.topic, exc)
+
+    # -- acknowledgements ------------------------------------------------------------
+    def handle_ack(self, ack: AckMessage) -> None:
+        """Apply central's ``down/ack``; acks for ids we do not know are ignored."""
+        for event_id in ack.events:
+            if self.store.mark_delivered("event", event_id):
+                log.debug("sync: event %s delivered", event_id)
+            with self._lock:
+                self._event_sent.pop(event_id, None)
+        for file_ack in ack.files:
+            self._handle_file_ack(file_ack)
+        self._wake.set()
+
+    def _handle_file_ack(self, fa: FileAck) -> None:
+        item = self.store.outbox_item("file", fa.file_id)
+        if item is None or item.state != "pending":
+            return
+        with self._lock:
+            transfer = self._transfers.get(fa.file_id)
+            if fa.complete:
+                self.store.mark_delivered("file", fa.file_id)
+                self._transfers.pop(fa.file_id, None)
+                log.info("sync: file %s delivered", fa.file_id)
+                return
+            if fa.error:
+                log.warning("sync: central rejected file %s: %s", fa.file_id, fa.error)
+                self._transfers.pop(fa.file_id, None)
+                self.store.set_acked_ranges(item.seq, [])
+                delay = min(ERROR_BACKOFF_S[1], ERROR_BACKOFF_S[0] * 2**item.attempts)
+                self.store.note_attempt(item.seq, time.time() + delay)
+                return
+            held = [(int(a), int(b)) for a, b in fa.ranges]
+            if transfer is not None:
+                transfer.on_ack(held)
+                held = transfer.acked
+            self.store.set_acked_ranges(item.seq, held)
+
+    def _handle_command(self, cmd: CommandMessage) -> None:
+        ok = cmd.kind == "ping"
+        detail = "pong" if ok else f"{cmd.kind} is not supported by this edge version yet"
+        result = CommandResult(
+            sent_at=now(), clock_synced=clock_synced(), id=cmd.id, ok=ok, detail=detail
+        )
+        self.client.publish(
+            topics.up(self.site, self.device, "cmd-result"), codec.encode(result), qos=1
+        )
+
+    # -- draining (worker thread) ----------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(0.5)
+            self._wake.clear()
+            if not self.connected.is_set():
+                continue
+            try:
+                self.drain_once()
+            except (ReeferWatchError, OSError) as exc:
+                log.error("sync: drain failed: %s", exc)
+                self._stop.wait(1.0)
+
+    def drain_once(self) -> None:
+        """One pass over the pending outbox in (priority, seq) order."""
+        timeout = self.config.mqtt.ack_timeout
+        unacked = 0
+        active = 0
+        for item in self.store.outbox_pending(limit=500):
+            if self._stop.is_set() or not self.connected.is_set():
+                return
+            if item.item_kind == "event":
+                sent = self._event_sent.get(item.item_id)
+                if sent is not None and time.monotonic() - sent < timeout:
+                    unacked += 1
+                    continue
+                if unacked >= MAX_UNACKED_EVENTS:
+                    continue
+                self._send_event(item)
+                unacked += 1
+            elif active < MAX_ACTIVE_FILES:
+                active += 1
+                self._drive_file(item)
+
+    def _send_event(self, item: OutboxItem) -> None:
+        event = self.store.event(item.item_id)
+        if event is None:
+            log.error("sync: outbox seq %d names unknown event %s", item.seq, item.item_id)
+            self.store.note_attempt(item.seq, time.time() + 3600)
+            return
+        message = EventMessage(
+            sent_at=now(),
+            clock_synced=clock_synced(),
+            seq=item.seq,
+            id=event.id,
+            kind=event.kind,  # type: ignore[arg-type]
+            occurred_at=event.occurred_at,
+            camera=event.camera,
+            source=event.source,
+            data=event.data,
+        )
+        self.client.publish(
+            topics.up(self.site, self.device, "event"), codec.encode(message), qos=1
+        )
+        with self._lock:
+            self._event_sent[item.item_id] = time.monotonic()
+        self.store.note_attempt(item.seq)
+
+    def _drive_file(self, item: OutboxItem) -> None:
+        with self._lock:
+            transfer = self._transfers.get(item.item_id)
+            if transfer is None:
+                transfer = self._new_transfer(item)
+                if transfer is None:
+                    return
+                self._transfers[item.item_id] = transfer
+            if not transfer.init_sent:
+                self._send_init(item, transfer)
+                return
+            if transfer.stalled(self.config.mqtt.ack_timeout):
+                log.info("sync: file %s made no progress; re-sending init", item.item_id)
+                transfer.reset()
+                self._send_init(item, transfer)
+                return
+            if transfer.complete_on_our_side:
+                if not transfer.fin_sent:
+                    self._send_fin(transfer)
+                return
+            for chunk in transfer.next_chunks():
+                data = transfer.read(chunk)
+                self.client.publish(
+                    topics.file_chunk(self.site, self.device, transfer.file_id, chunk[0]),
+                    data,
+                    qos=1,
+                )
+                transfer.mark_sent(chunk)
+
+    def _new_transfer(self, item: OutboxItem) -> Transfer | None:
+        clip = self.store.clip(item.item_id)
+        if clip is None or not clip.path.exists():
+            log.error("sync: file %s is missing on disk; retrying in an hour", item.item_id)
+            self.store.note_attempt(item.seq, time.time() + 3600)
+            return None
+        mq = self.config.mqtt
+        return Transfer(
+            seq=item.seq,
+            file_id=clip.file_id,
+            path=clip.path,
+            size=clip.size,
+            chunk_size=mq.chunk_size,
+            window=mq.window,
+            acked=list(item.acked_ranges),
+        )
+
+    def _send_init(self, item: OutboxItem, transfer: Transfer) -> None:
+        clip = self.store.clip(item.item_id)
+        if clip is None:
+            raise TransferError(f"file {item.item_id}: no clip row")
+        init = FileInit(
+            sent_at=now(),
+            clock_synced=clock_synced(),
+            seq=item.seq,
+            file_id=clip.file_id,
+            name=clip.path.name,
+            size=clip.size,
+            sha256=clip.sha256,
+            kind="clip",
+            camera=clip.camera,
+            start=clip.start,
+            end=clip.end,
+            event_ids=[clip.event_id] if clip.event_id else [],
+            chunk_size=transfer.chunk_size,
+        )
+        self.client.publish(
+            topics.file_init(self.site, self.device, clip.file_id), codec.encode(init), qos=1
+        )
+        transfer.on_init_sent()
+        self.store.note_attempt(item.seq)
+
+    def _send_fin(self, transfer: Transfer) -> None:
+        clip = self.store.clip(transfer.file_id)
+        if clip is None:
+            raise TransferError(f"file {transfer.file_id}: no clip row")
+        fin = FileFin(file_id=clip.file_id, size=clip.size, sha256=clip.sha256)
+        self.client.publish(
+            topics.file_fin(self.site, self.device, clip.file_id), codec.encode(fin), qos=1
+        )
+        transfer.fin_sent = True
+
+    def _status(self, state: str) -> bytes:
+        message = StatusMessage(
+            sent_at=now(),
+            clock_synced=clock_synced(),
+            state=state,  # type: ignore[arg-type]
+            version=self.version,
+        )
+        return codec.encode(message)

@@ -1,0 +1,107 @@
+"""State of one outgoing file transfer (the protocol is in ``wire.models``' docstring).
+
+Pure bookkeeping, no I/O besides reading chunks: which byte ranges central holds (from
+its ``FileAck``s), which chunks are in flight, what to send next within the window, and
+when to give up waiting and re-announce the file.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wire import ranges
+from wire.errors import TransferError
+
+Range = tuple[int, int]
+
+
+@dataclass
+class Transfer:
+    seq: int
+    file_id: str
+    path: Path
+    size: int
+    chunk_size: int
+    window: int
+    acked: list[Range] = field(default_factory=list)
+    inflight: dict[int, int] = field(default_factory=dict)  # offset -> end
+    init_sent: bool = False
+    init_acked: bool = False
+    fin_sent: bool = False
+    last_progress: float = field(default_factory=time.monotonic)
+
+    def reset(self) -> None:
+        """Forget what is in flight; the next step re-sends init (after reconnect/timeout)."""
+        self.inflight.clear()
+        self.init_sent = self.init_acked = self.fin_sent = False
+        self.last_progress = time.monotonic()
+
+    def on_init_sent(self) -> None:
+        self.init_sent = True
+        self.init_acked = False
+        self.last_progress = time.monotonic()
+
+    def on_ack(self, held: list[Range]) -> bool:
+        """Central now holds ``held``; return True if that is progress."""
+        merged = [(max(0, a), min(self.size, b)) for a, b in ranges.merge(held)]
+        merged = [r for r in merged if r[1] > r[0]]
+        progress = not self.init_acked or merged != self.acked
+        self.acked = merged
+        self.init_acked = True
+        for offset, end in list(self.inflight.items()):
+            if not ranges.missing(self._clip_to(offset, end), end - offset):
+                del self.inflight[offset]
+        if progress:
+            self.last_progress = time.monotonic()
+        return progress
+
+    def _clip_to(self, start: int, end: int) -> list[Range]:
+        """Acked ranges inside ``[start, end)``, shifted to start at 0."""
+        out: list[Range] = []
+        for a, b in self.acked:
+            lo, hi = max(a, start), min(b, end)
+            if hi > lo:
+                out.append((lo - start, hi - start))
+        return out
+
+    @property
+    def complete_on_our_side(self) -> bool:
+        return ranges.covered(self.acked, self.size)
+
+    def next_chunks(self) -> list[Range]:
+        """Chunks to send now: missing, not in flight, at most ``window`` in flight."""
+        if not self.init_acked:
+            return []
+        busy = [(o, e) for o, e in self.inflight.items()]
+        todo = ranges.missing([*self.acked, *busy], self.size)
+        chunks: list[Range] = []
+        free = self.window - len(self.inflight)
+        for start, end in todo:
+            offset = start
+            while offset < end and len(chunks) < free:
+                stop = min(end, offset + self.chunk_size)
+                chunks.append((offset, stop))
+                offset = stop
+            if len(chunks) >= free:
+                break
+        return chunks
+
+    def mark_sent(self, chunk: Range) -> None:
+        self.inflight[chunk[0]] = chunk[1]
+
+    def stalled(self, timeout: float) -> bool:
+        return time.monotonic() - self.last_progress > timeout
+
+    def read(self, chunk: Range) -> bytes:
+        """Read one chunk from disk (never the whole file)."""
+        start, end = chunk
+        with self.path.open("rb") as fh:
+            fh.seek(start)
+            data = fh.read(end - start)
+        if len(data) != end - start:
+            raise TransferError(
+                f"{self.path.name}: short read at {start} ({len(data)} of {end - start} bytes)"
+            )
+        return data
