@@ -1,0 +1,163 @@
+"""Ingest against a real Mosquitto: an edge-like paho client sends a file and events and
+waits for central's ``down/ack``, as the real edge does."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import queue
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import func, select
+
+from central.blobs import FileBlobStore
+from central.db import Clip, Database, Event
+from central.ingest import IngestService
+from central.ingest.runner import IngestRunner
+from central.settings import Settings
+from tests.central_messages import DEVICE, SITE, event_msg, file_init, fin_for
+from tests.helpers import Broker, wait_for
+from wire import codec, topics
+from wire.models import AckMessage
+
+pytest_plugins = ["tests.central_fixtures"]
+
+pytestmark = pytest.mark.slow
+
+
+class Edge:
+    """A minimal edge: publishes QoS 1 up messages and collects ``down/ack`` payloads."""
+
+    def __init__(self, broker: Broker) -> None:
+        self.acks: queue.Queue[AckMessage] = queue.Queue()
+        self.seen: list[AckMessage] = []
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"edge-{DEVICE}", protocol=mqtt.MQTTv5
+        )
+        self.client.on_message = lambda _c, _u, msg: self.acks.put(
+            codec.decode(AckMessage, msg.payload)
+        )
+        self.client.connect(broker.host, broker.port)
+        self.client.loop_start()
+        info = self.client.subscribe(topics.down_filter(SITE, DEVICE), qos=1)
+        assert info[0] == mqtt.MQTT_ERR_SUCCESS
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        self.client.publish(topic, payload, qos=1).wait_for_publish(10)
+
+    def wait_ack(self, predicate: object, what: str, timeout: float = 15) -> AckMessage:
+        def found() -> AckMessage | None:
+            while not self.acks.empty():
+                self.seen.append(self.acks.get_nowait())
+            return next((a for a in self.seen if predicate(a)), None)  # type: ignore[operator]
+
+        return wait_for(found, timeout, what)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+@pytest.fixture
+def mqtt_settings(central_settings: Settings, broker: Broker) -> Settings:
+    return central_settings.model_copy(update={"mqtt_host": broker.host, "mqtt_port": broker.port})
+
+
+@pytest.fixture
+def edge(broker: Broker) -> Iterator[Edge]:
+    client = Edge(broker)
+    yield client
+    client.close()
+
+
+def _runner(settings: Settings, db: Database, blobs: FileBlobStore, name: str) -> IngestRunner:
+    runner = IngestRunner(settings, IngestService(db, blobs), name=name)
+    runner.start()
+    wait_for(runner.subscribed.is_set, 10, "ingest to subscribe")
+    return runner
+
+
+def test_file_transfer_over_mqtt_is_acked_complete(
+    mqtt_settings: Settings, central_db: Database, blobs: FileBlobStore, edge: Edge
+) -> None:
+    data = os.urandom(300_000)
+    chunk = 64 * 1024
+    init = file_init(data, chunk_size=chunk)
+    with _runner(mqtt_settings, central_db, blobs, "t1"):
+        edge.publish(topics.file_init(SITE, DEVICE, init.file_id), codec.encode(init))
+        edge.wait_ack(lambda a: a.files and a.files[0].ranges == [], "init ack with no ranges")
+        # Send out of order, with one chunk twice, and junk in between that must be dropped.
+        offsets = list(range(0, len(data), chunk))
+        for offset in [*offsets[1:], offsets[0], offsets[1]]:
+            topic = topics.file_chunk(SITE, DEVICE, init.file_id, offset)
+            edge.publish(topic, data[offset : offset + chunk])
+        edge.publish(topics.up(SITE, DEVICE, "event"), b"not json at all")
+        edge.publish(topics.file_fin(SITE, DEVICE, init.file_id), codec.encode(fin_for(init)))
+        done = edge.wait_ack(lambda a: a.files and a.files[0].complete, "complete ack")
+    assert done.files[0].file_id == init.file_id
+    assert done.files[0].ranges == [(0, len(data))]
+    assert hashlib.sha256(blobs.path(init.sha256).read_bytes()).hexdigest() == init.sha256
+    with central_db.session() as session:
+        assert session.execute(select(func.count()).select_from(Clip)).scalar_one() == 1
+
+
+def test_events_published_while_ingest_is_down_arrive_after_restart(
+    mqtt_settings: Settings, central_db: Database, blobs: FileBlobStore, edge: Edge
+) -> None:
+    first, later = event_msg(seq=1), event_msg(seq=2)
+    with _runner(mqtt_settings, central_db, blobs, "persistent"):
+        edge.publish(topics.up(SITE, DEVICE, "event"), codec.encode(first))
+        edge.wait_ack(lambda a: first.id in a.events, "ack of the first event")
+    # Ingest is down; the broker holds the message for its persistent session.
+    edge.publish(topics.up(SITE, DEVICE, "event"), codec.encode(later))
+    with central_db.session() as session:
+        assert session.get(Event, later.id) is None
+    with _runner(mqtt_settings, central_db, blobs, "persistent"):
+        edge.wait_ack(lambda a: later.id in a.events, "ack of the event sent while down")
+    with central_db.session() as session:
+        assert session.get(Event, later.id) is not None
+
+
+def test_cli_ingest_stops_cleanly_on_sigterm(
+    mqtt_settings: Settings, central_db: Database, edge: Edge, broker: Broker
+) -> None:
+    env = {
+        **os.environ,
+        "REEFERWATCH_DATA_DIR": str(mqtt_settings.data_dir),
+        "REEFERWATCH_DATABASE_URL": mqtt_settings.database_url,
+        "REEFERWATCH_SECRET_KEY": mqtt_settings.secret(),
+        "REEFERWATCH_MQTT_HOST": broker.host,
+        "REEFERWATCH_MQTT_PORT": str(broker.port),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "central.cli", "ingest", "--name", "cli", "--shared"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        msg = event_msg()
+
+        def acked() -> bool:
+            edge.publish(topics.up(SITE, DEVICE, "event"), codec.encode(msg))
+            try:
+                edge.wait_ack(lambda a: msg.id in a.events, "ack from the CLI ingest", 0.5)
+            except AssertionError:
+                return False
+            return True
+
+        wait_for(acked, 30, "the CLI ingest to ack an event")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(15) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    output = process.stdout.read().decode() if process.stdout else ""
+    assert "signal 15: stopping ingest" in output and "ingest stopped" in output
