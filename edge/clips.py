@@ -92,7 +92,7 @@ def cut_window(
             lines.append(f"outpoint {outpoint:.3f}")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     list_path = out_path.with_name(out_path.name + ".ffconcat")
-    tmp_path = out_path.with_name(out_path.name + ".part.mp4")
+    tmp_path = out_path.with_name(out_path.name + ".part")
     list_path.write_text("\n".join(lines) + "\n")
     meta = dict(metadata)
     meta["creation_time"] = start.astimezone(timezone.utc).isoformat(timespec="microseconds")

@@ -146,7 +146,7 @@ class EdgeConfig(_Section):
 
     @property
     def db_path(self) -> Path:
-        return self.storage.data_dir / "edge.sqlite3"
+        return self.storage.data_dir / "edge.db"
 
 
 def _describe(error: Any) -> str:
