@@ -12,6 +12,7 @@ from types import FrameType
 
 from pydantic import ValidationError
 
+from central.audit import verify_chain
 from central.blobs import FileBlobStore
 from central.db.engine import Database
 from central.security import MIN_PASSWORD_CHARS, ROLES
@@ -48,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     disable = user_sub.add_parser("disable", help="disable a user")
     disable.add_argument("username")
+
+    audit_cmd = sub.add_parser("audit", help="audit log tools")
+    audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser("verify", help="recompute the audit hash chain (exit 3 if broken)")
     return parser
 
 
@@ -104,6 +109,16 @@ def _user(settings: Settings, args: argparse.Namespace) -> None:
             session.commit()
 
 
+def _audit_verify(settings: Settings) -> int:
+    with Database(settings.database_url) as db, db.session() as session:
+        report = verify_chain(session)
+    if report.ok:
+        print(f"audit chain intact: {report.rows} rows")
+        return 0
+    print(f"audit chain BROKEN at row id {report.first_bad_id}: {report.reason}")
+    return 3
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
@@ -123,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             with Database(settings.database_url) as db:
                 db.migrate()
             print("database is at the newest schema")
+        elif args.command == "audit":
+            return _audit_verify(settings)
         else:
             _user(settings, args)
     except ReeferWatchError as exc:

@@ -68,7 +68,8 @@ class Settings(BaseSettings):
 
     @property
     def mqtt_tls(self) -> bool:
-        return self.mqtt_tls_ca is not None
+        """Connect to the broker over TLS when a CA or a client certificate is configured."""
+        return self.mqtt_tls_ca is not None or self.mqtt_tls_cert is not None
 
     def secret(self) -> str:
         """The signing secret (always set once validation has run)."""

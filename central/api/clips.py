@@ -144,14 +144,18 @@ def clip_video(
         code = status.HTTP_206_PARTIAL_CONTENT
         common["Content-Range"] = f"bytes {first}-{last}/{row.size}"
     handle = blobs.open(row.sha256)
-    audit.append(
-        session,
-        user.username,
-        "clip.video",
-        row.id,
-        {"range": [first, last]} if code == status.HTTP_206_PARTIAL_CONTENT else {},
-    )
-    session.commit()
+    try:
+        audit.append(
+            session,
+            user.username,
+            "clip.video",
+            row.id,
+            {"range": [first, last]} if code == status.HTTP_206_PARTIAL_CONTENT else {},
+        )
+        session.commit()
+    except BaseException:
+        handle.close()  # no stream without its audit line
+        raise
     length = last - first + 1
     return StreamingResponse(
         _stream(handle, first, length),

@@ -61,7 +61,7 @@ class IngestRunner:
         )
         self.client.max_inflight_messages_set(MAX_INFLIGHT)
         self.client.reconnect_delay_set(1, 30)
-        if settings.mqtt_tls_ca or settings.mqtt_tls_cert:
+        if settings.mqtt_tls:
             self.client.tls_set(
                 ca_certs=str(settings.mqtt_tls_ca) if settings.mqtt_tls_ca else None,
                 certfile=str(settings.mqtt_tls_cert) if settings.mqtt_tls_cert else None,

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from itertools import pairwise
 
+import pytest
 from sqlalchemy import delete, update
 
 from central import audit
+from central.cli import main as cli_main
 from central.db import Audit, Database
+from central.settings import Settings
 
 pytest_plugins = ["tests.central_fixtures"]
 
@@ -48,3 +51,17 @@ def test_deleting_a_row_breaks_the_chain(central_db: Database) -> None:
         session.commit()
         report = audit.verify_chain(session)
     assert not report.ok and "prev_hash" in report.reason
+
+
+def test_cli_audit_verify_reports_tampering(
+    central_db: Database, central_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REEFERWATCH_DATA_DIR", str(central_settings.data_dir))
+    monkeypatch.setenv("REEFERWATCH_DATABASE_URL", central_settings.database_url)
+    monkeypatch.setenv("REEFERWATCH_SECRET_KEY", central_settings.secret())
+    _fill(central_db, 3)
+    assert cli_main(["audit", "verify"]) == 0
+    with central_db.session() as session:
+        session.execute(update(Audit).where(Audit.id == 1).values(detail={"n": 99}))
+        session.commit()
+    assert cli_main(["audit", "verify"]) == 3
