@@ -141,6 +141,11 @@ class IngestRunner:
         except ReeferWatchError as exc:
             log.error("not acknowledging %s: %s", msg.topic, exc)
             return
+        except Exception:
+            # Named reason: a bug in one handler must not kill the worker and stall ingest.
+            # The message stays unacknowledged, so the broker redelivers it next session.
+            log.exception("handler failed on %s; not acknowledging", msg.topic)
+            return
         for topic, ack in outgoing:
             info = self.client.publish(topic, codec.encode(ack), qos=1)
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
