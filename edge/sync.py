@@ -46,7 +46,7 @@ VERSION = "0.1.0"
 MAX_INFLIGHT = 10
 MAX_ACTIVE_FILES = 2
 MAX_UNACKED_EVENTS = 64
-ERROR_BACKOFF_S = (5.0, 600.0)
+ERROR_BACKOFF_S = (5.0, 600.0)  # first retry, cap (seconds)
 
 
 class SyncClient:
@@ -67,6 +67,7 @@ class SyncClient:
         self._event_sent: dict[str, float] = {}
         self._thread: threading.Thread | None = None
         self._closed = False
+        self.error_backoff = ERROR_BACKOFF_S
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
@@ -215,7 +216,8 @@ class SyncClient:
                 log.warning("sync: central rejected file %s: %s", fa.file_id, fa.error)
                 self._transfers.pop(fa.file_id, None)
                 self.store.set_acked_ranges(item.seq, [])
-                delay = min(ERROR_BACKOFF_S[1], ERROR_BACKOFF_S[0] * 2**item.attempts)
+                first, cap = self.error_backoff
+                delay = min(cap, first * 2 ** min(item.attempts, 20))
                 self.store.note_attempt(item.seq, time.time() + delay)
                 return
             held = [(int(a), int(b)) for a, b in fa.ranges]
