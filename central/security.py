@@ -76,3 +76,37 @@ def decode_token(secret: str, token: str) -> TokenClaims:
         exp=datetime.fromtimestamp(int(data["exp"]), timezone.utc),
         jti=str(data["jti"]),
     )
+
+
+MEDIA_AUDIENCE = "reeferwatch-media"
+
+
+def issue_media_token(
+    secret: str, username: str, clip_id: str, seconds: int
+) -> tuple[str, datetime]:
+    """A short-lived token good for streaming one clip only (for ``<video src>``).
+
+    It carries an audience, so it is refused as a bearer token for anything else.
+    """
+    expires = datetime.now(timezone.utc) + timedelta(seconds=seconds)
+    claims = {"sub": username, "clip": clip_id, "aud": MEDIA_AUDIENCE, "exp": expires}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM), expires
+
+
+def decode_media_token(secret: str, token: str, clip_id: str) -> str:
+    """The user name a media token was issued to, if it is valid for ``clip_id``."""
+    try:
+        data = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            audience=MEDIA_AUDIENCE,
+            options={"require": ["sub", "exp", "clip", "aud"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise AuthError("media link expired") from exc
+    except jwt.InvalidTokenError as exc:
+        raise AuthError(f"invalid media link: {exc}") from exc
+    if data["clip"] != clip_id:
+        raise AuthError("media link is for another clip")
+    return str(data["sub"])

@@ -13,6 +13,7 @@ from central.api import auth, clips, events, health
 from central.blobs import FileBlobStore
 from central.db.engine import Database
 from central.settings import Settings
+from central.web import mount_ui
 from wire.errors import AuthError, ReeferWatchError, StoreError, WireError
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     api.include_router(clips.router)
     app.include_router(api)
     app.include_router(health.router)
+    mount_ui(app)
 
     @app.exception_handler(ReeferWatchError)
     async def _reeferwatch_error(_request: Request, exc: ReeferWatchError) -> JSONResponse:

@@ -12,11 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central import audit
-from central.api.deps import Blobs, CurrentUser, DbSession
+from central.api.deps import AppSettings, Blobs, CurrentUser, DbSession, VideoViewer
 from central.api.httprange import RangeNotSatisfiable, parse_range
 from central.api.query import after_cursor, check_window, page
-from central.api.schemas import ClipOut, ClipPage, Problem
+from central.api.schemas import ClipOut, ClipPage, MediaLinkOut, Problem
 from central.db.models import Clip, ClipEvent
+from central.security import issue_media_token
 
 router = APIRouter(prefix="/clips", tags=["clips"])
 
@@ -90,6 +91,22 @@ def get_clip(clip_id: str, user: CurrentUser, session: DbSession) -> ClipOut:
     return clip_out(row)
 
 
+MEDIA_LINK_SECONDS = 300
+
+
+@router.get(
+    "/{clip_id}/video-url", response_model=MediaLinkOut, responses={404: {"model": Problem}}
+)
+def clip_video_url(
+    clip_id: str, user: CurrentUser, session: DbSession, settings: AppSettings
+) -> MediaLinkOut:
+    """A link that streams this clip for a few minutes without an Authorization header
+    (for a browser's ``<video>`` element). Each stream through it is still audited."""
+    row = _get_clip(session, clip_id)
+    token, expires = issue_media_token(settings.secret(), user.username, row.id, MEDIA_LINK_SECONDS)
+    return MediaLinkOut(url=f"/api/v1/clips/{row.id}/video?sig={token}", expires_at=expires)
+
+
 def _stream(handle: BinaryIO, first: int, length: int) -> Iterator[bytes]:
     try:
         handle.seek(first)
@@ -116,7 +133,7 @@ VIDEO_RESPONSES: dict[int | str, dict[str, object]] = {
 @router.get("/{clip_id}/video", response_class=StreamingResponse, responses=VIDEO_RESPONSES)
 def clip_video(
     clip_id: str,
-    user: CurrentUser,
+    user: VideoViewer,
     session: DbSession,
     blobs: Blobs,
     range_header: Annotated[str | None, Header(alias="Range")] = None,

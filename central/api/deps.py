@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from central.blobs import FileBlobStore
 from central.db.engine import Database
 from central.db.models import User
-from central.security import decode_token
+from central.security import decode_media_token, decode_token
 from central.settings import Settings
 from wire.errors import AuthError
 
@@ -60,10 +60,40 @@ def current_user(
         claims = decode_token(settings.secret(), token)
     except AuthError as exc:
         raise _unauthorized(str(exc)) from exc
-    user = session.execute(select(User).where(User.username == claims.sub)).scalar()
+    return _active_user(session, claims.sub)
+
+
+def _active_user(session: Session, username: str) -> User:
+    user = session.execute(select(User).where(User.username == username)).scalar()
     if user is None or user.disabled:
         raise _unauthorized("user is unknown or disabled")
     return user
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def video_viewer(
+    clip_id: str,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    settings: AppSettings,
+    session: DbSession,
+    sig: Annotated[
+        str | None, Query(max_length=1024, description="signed media link from /video-url")
+    ] = None,
+) -> User:
+    """The user streaming a clip: by bearer token, or by a media link signed for this clip.
+
+    A ``<video>`` element cannot send an Authorization header, so the UI asks for a
+    short-lived link bound to one clip and one user instead.
+    """
+    if token or not sig:
+        return current_user(token, settings, session)
+    try:
+        username = decode_media_token(settings.secret(), sig, clip_id)
+    except AuthError as exc:
+        raise _unauthorized(str(exc)) from exc
+    return _active_user(session, username)
+
+
+VideoViewer = Annotated[User, Depends(video_viewer)]

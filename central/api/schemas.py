@@ -52,6 +52,11 @@ class ClipOut(BaseModel):
     video_url: str
 
 
+class MediaLinkOut(BaseModel):
+    url: str = Field(description="streams the clip without an Authorization header")
+    expires_at: datetime
+
+
 class EventPage(BaseModel):
     items: list[EventOut]
     next_cursor: str | None = Field(description="pass as ?cursor= for the next page")

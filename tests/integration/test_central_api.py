@@ -7,7 +7,7 @@ import io
 import os
 from collections.abc import Iterator
 from datetime import timedelta
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlparse
 
 import jwt
 import pytest
@@ -21,6 +21,7 @@ from central.api import create_app
 from central.cli import main as cli_main
 from central.db import Audit, Database, User
 from central.ingest import IngestService
+from central.security import issue_media_token
 from central.settings import Settings
 from central.users import add_user
 from tests.central_messages import T0, event_msg, file_init, send_event, send_file
@@ -274,3 +275,45 @@ def test_cli_user_add_and_disable(
         carol = session.execute(select(User).where(User.username == "carol")).scalar_one()
         assert carol.role == "admin" and carol.disabled
         assert carol.password_hash.startswith("$argon2id$")
+
+
+def test_media_link_streams_only_its_clip_and_is_audited(
+    client: TestClient, auth: dict[str, str], seeded: dict[str, list[str]], central_db: Database
+) -> None:
+    first, second = seeded["clips"][0], seeded["clips"][1]
+    link = client.get(f"/api/v1/clips/{first}/video-url", headers=auth)
+    assert link.status_code == 200
+    url = link.json()["url"]
+
+    ranged = client.get(url, headers={"Range": "bytes=0-9"})  # no Authorization header
+    assert ranged.status_code == 206 and ranged.content == VIDEO[:10]
+
+    sig = parse_qs(urlparse(url).query)["sig"][0]
+    other = client.get(f"/api/v1/clips/{second}/video", params={"sig": sig})
+    assert other.status_code == 401 and "another clip" in other.json()["detail"]
+    as_bearer = client.get("/api/v1/clips", headers={"Authorization": f"Bearer {sig}"})
+    assert as_bearer.status_code == 401
+    with central_db.session() as session:
+        actions = session.execute(select(Audit.action, Audit.actor)).all()
+    assert ("clip.video", "alice") in actions
+
+
+def test_expired_or_forged_media_link_is_refused(
+    client: TestClient, seeded: dict[str, list[str]], central_settings: Settings
+) -> None:
+    clip = seeded["clips"][0]
+    expired, _ = issue_media_token(central_settings.secret(), "alice", clip, seconds=-1)
+    response = client.get(f"/api/v1/clips/{clip}/video", params={"sig": expired})
+    assert response.status_code == 401 and "expired" in response.json()["detail"]
+    forged, _ = issue_media_token("x" * 64, "alice", clip, seconds=60)
+    assert client.get(f"/api/v1/clips/{clip}/video", params={"sig": forged}).status_code == 401
+    assert client.get(f"/api/v1/clips/{clip}/video-url").status_code == 401
+
+
+def test_inspector_ui_is_served_in_chinese_by_default(client: TestClient) -> None:
+    root = client.get("/", follow_redirects=False)
+    assert root.status_code in (302, 307) and root.headers["location"] == "/ui/"
+    page = client.get("/ui/")
+    assert page.status_code == 200 and 'lang="zh-CN"' in page.text
+    strings = client.get("/ui/i18n.js").text
+    assert "监管人员登录" in strings and "Inspector sign-in" in strings
