@@ -103,6 +103,7 @@ class CameraRecorder:
         self._list_path: Path | None = None
         self._list_pos = 0
         self._failures = 0
+        self._segments_this_run = 0
         self._next_start = 0.0
         self._last_progress = 0.0
         self._stop = threading.Event()
@@ -185,7 +186,7 @@ class CameraRecorder:
                 ", ".join(f"pid {p.pid} rc {p.returncode}" for p in exited),
             )
             self._restart_later()
-        elif now - self._last_progress > 2 * self.segment_seconds + STARTUP_GRACE_S:
+        elif now - self._last_progress > self._stall_limit():
             log.warning(
                 "camera %s: no segment closed for %.0f s; restarting",
                 self.camera.id,
@@ -193,11 +194,17 @@ class CameraRecorder:
             )
             self._restart_later()
 
+    def _stall_limit(self) -> float:
+        """Twice the segment length; the first segment after a start also gets a grace."""
+        grace = 0.0 if self._segments_this_run else STARTUP_GRACE_S
+        return 2 * self.segment_seconds + grace
+
     def _start_pair(self) -> None:
         for stale in self.work_dir.glob("list-*.csv"):
             stale.unlink()
         self._list_path = self.work_dir / f"list-{int(time.time() * 1000)}.csv"
         self._list_pos = 0
+        self._segments_this_run = 0
         cam = self.camera
         pattern = self.work_dir / f"{self.config.site.id}_{cam.id}_%Y%m%dT%H%M%S%z.mp4"
         self.source_command = ffmpeg.testsrc_command(
@@ -287,6 +294,7 @@ class CameraRecorder:
             return
         self.last_segment_end = end
         self._last_progress = time.monotonic()
+        self._segments_this_run += 1
         self._failures = 0
         log.debug("camera %s: segment %s (%.2f s)", self.camera.id, dest.name, info.duration)
 

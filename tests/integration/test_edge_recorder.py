@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import signal
 import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
@@ -180,3 +181,36 @@ def test_clip_worker_cuts_one_clip_per_camera_and_queues_it(
     item = store.outbox_item("file", clip.file_id)
     assert item is not None and item.state == "pending" and item.size == clip.size
     assert abs(probe(clip.path).duration - 4.0) <= config.recording.segment_seconds
+
+
+def test_stalled_camera_is_restarted(recording: tuple[EdgeConfig, Store, Recorder]) -> None:
+    _, store, recorder = recording
+    cam = recorder.cameras[0]
+    wait_for(lambda: len(store.segments("cam1")) >= 2, 30, "segments")
+    source = cam._source
+    assert source is not None
+    source.send_signal(signal.SIGSTOP)  # the camera freezes: no data, no exit
+    try:
+        wait_for(lambda: cam.restarts >= 1, 20, "a restart after no segment for 2 x 2 s")
+    finally:
+        if source.poll() is None:
+            source.send_signal(signal.SIGCONT)
+    assert cam._source is not source
+    count = len(store.segments("cam1"))
+    wait_for(lambda: len(store.segments("cam1")) > count, 30, "segments after the restart")
+
+
+def test_event_window_partly_before_recording_is_cut_with_a_gap(
+    recording: tuple[EdgeConfig, Store, Recorder],
+) -> None:
+    config, store, _ = recording
+    first = wait_for(lambda: store.segments("cam1")[:1], 30, "a first segment")[0]
+    t = first.start + timedelta(seconds=0.5)  # pre (2 s) reaches back before recording began
+    event_id = record_event(store, "seal_broken", camera="cam1", occurred_at=t)
+    with ClipWorker(config, store, poll_s=0.2) as worker:
+        worker.start()
+        wait_for(lambda: store.event(event_id).clip_state == "cut", 30, "the clip")  # type: ignore[union-attr]
+    (clip,) = store.clips_for_event(event_id)
+    assert len(clip.gaps) == 1
+    assert clip.start >= first.start - timedelta(seconds=0.01)
+    assert probe(clip.path).duration > 1.0
