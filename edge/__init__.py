@@ -3,7 +3,9 @@
 What lives where:
 
 - ``config``   TOML → pydantic models (``extra="forbid"``); ``load_config`` raises ``ConfigError``.
-- ``store``    the SQLite store (WAL): segments, events, clips and the outbox; migrations.
+- ``store``    the SQLite store (WAL): segments, events, clips and the outbox.
+- ``migrations`` numbered schema migrations (``PRAGMA user_version``).
+- ``rows``     typed rows (Segment, Event, Clip, OutboxItem) read from the store.
 - ``timeutil`` local wall-clock time with offset, file-name stamps, ISO parsing.
 - ``procs``    child processes that die with their parent (PR_SET_PDEATHSIG) and stop on close.
 - ``ffmpeg``   ffmpeg/ffprobe command builders and probes (duration, codec, metadata).

@@ -13,9 +13,8 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -23,140 +22,23 @@ from typing import Any
 
 import sqlite_utils
 
+from edge.migrations import MIGRATIONS, SCHEMA_VERSION
+from edge.rows import (
+    Clip,
+    Event,
+    OutboxItem,
+    Range,
+    Row,
+    Segment,
+    clip_from_row,
+    event_from_row,
+    outbox_from_row,
+    segment_from_row,
+)
 from edge.timeutil import iso, now, parse_iso
 from wire.errors import StoreError
 
-Range = tuple[int, int]
-
-
-def _migration_1(db: sqlite_utils.Database) -> None:
-    db.table("segments").create(
-        {
-            "id": int,
-            "camera": str,
-            "path": str,
-            "start": str,
-            "end": str,
-            "start_ts": float,
-            "end_ts": float,
-            "duration": float,
-            "bytes": int,
-            "sha256": str,
-            "created_at": str,
-        },
-        pk="id",
-        not_null={"camera", "path", "start", "end", "start_ts", "end_ts", "sha256"},
-    )
-    db.table("segments").create_index(["path"], unique=True)
-    db.table("segments").create_index(["camera", "end_ts"])
-    db.table("events").create(
-        {
-            "id": str,
-            "kind": str,
-            "occurred_at": str,
-            "occurred_ts": float,
-            "monotonic_ns": int,
-            "camera": str,
-            "source": str,
-            "data": str,
-            "clip_state": str,
-            "clip_note": str,
-            "created_at": str,
-        },
-        pk="id",
-        not_null={"kind", "occurred_at", "occurred_ts", "monotonic_ns", "clip_state"},
-    )
-    db.table("events").create_index(["clip_state"])
-    db.table("clips").create(
-        {
-            "file_id": str,
-            "event_id": str,
-            "camera": str,
-            "path": str,
-            "start": str,
-            "end": str,
-            "size": int,
-            "sha256": str,
-            "gaps": str,
-            "created_at": str,
-        },
-        pk="file_id",
-        not_null={"camera", "path", "start", "end", "size", "sha256"},
-    )
-    db.table("clips").create_index(["event_id", "camera"], unique=True)
-    db.execute(
-        """CREATE TABLE outbox (
-            seq INTEGER PRIMARY KEY AUTOINCREMENT,
-            item_kind TEXT NOT NULL CHECK (item_kind IN ('event', 'file')),
-            item_id TEXT NOT NULL,
-            priority INTEGER NOT NULL,
-            state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered')),
-            acked_ranges TEXT NOT NULL DEFAULT '[]',
-            attempts INTEGER NOT NULL DEFAULT 0,
-            size INTEGER NOT NULL DEFAULT 0,
-            next_attempt_ts REAL NOT NULL DEFAULT 0,
-            created_at TEXT NOT NULL,
-            delivered_at TEXT,
-            UNIQUE (item_kind, item_id)
-        )"""
-    )
-    db.execute("CREATE INDEX outbox_pending ON outbox (state, priority, seq)")
-
-
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1]
-SCHEMA_VERSION = len(MIGRATIONS)
-
-
-@dataclass(frozen=True)
-class Segment:
-    id: int
-    camera: str
-    path: Path
-    start: datetime
-    end: datetime
-    duration: float
-    bytes: int
-    sha256: str
-
-
-@dataclass(frozen=True)
-class Event:
-    id: str
-    kind: str
-    occurred_at: datetime
-    monotonic_ns: int
-    camera: str | None
-    source: str | None
-    data: dict[str, Any]
-    clip_state: str
-    clip_note: str | None
-
-
-@dataclass(frozen=True)
-class Clip:
-    file_id: str
-    event_id: str | None
-    camera: str
-    path: Path
-    start: datetime
-    end: datetime
-    size: int
-    sha256: str
-    gaps: list[tuple[str, str]]
-
-
-@dataclass(frozen=True)
-class OutboxItem:
-    seq: int
-    item_kind: str
-    item_id: str
-    priority: int
-    state: str
-    acked_ranges: list[Range]
-    attempts: int
-    size: int
-    created_at: str
-    delivered_at: str | None
+__all__ = ["SCHEMA_VERSION", "Clip", "Event", "OutboxItem", "Segment", "Store"]
 
 
 class Store:
@@ -247,7 +129,7 @@ class Store:
             try:
                 cursor = self.db.execute(sql, params)
                 columns = [d[0] for d in cursor.description or ()]
-                return [_Row(columns, row) for row in cursor.fetchall()]
+                return [Row(columns, row) for row in cursor.fetchall()]
             except sqlite3.Error as exc:
                 raise StoreError(f"{self.path}: query failed ({exc})") from exc
 
@@ -284,13 +166,13 @@ class Store:
             "ORDER BY start_ts",
             (camera, start.timestamp(), end.timestamp()),
         )
-        return [_segment(r) for r in rows]
+        return [segment_from_row(r) for r in rows]
 
     def last_segment(self, camera: str) -> Segment | None:
         rows = self._query(
             "SELECT * FROM segments WHERE camera = ? ORDER BY end_ts DESC LIMIT 1", (camera,)
         )
-        return _segment(rows[0]) if rows else None
+        return segment_from_row(rows[0]) if rows else None
 
     def segments(self, camera: str | None = None) -> list[Segment]:
         if camera is None:
@@ -299,7 +181,7 @@ class Store:
             rows = self._query(
                 "SELECT * FROM segments WHERE camera = ? ORDER BY start_ts", (camera,)
             )
-        return [_segment(r) for r in rows]
+        return [segment_from_row(r) for r in rows]
 
     # -- events ----------------------------------------------------------------------
     def add_event(
@@ -335,14 +217,14 @@ class Store:
 
     def event(self, event_id: str) -> Event | None:
         rows = self._query("SELECT * FROM events WHERE id = ?", (event_id,))
-        return _event(rows[0]) if rows else None
+        return event_from_row(rows[0]) if rows else None
 
     def events_with_clip_state(self, state: str, limit: int = 100) -> list[Event]:
         rows = self._query(
             "SELECT * FROM events WHERE clip_state = ? ORDER BY occurred_ts LIMIT ?",
             (state, limit),
         )
-        return [_event(r) for r in rows]
+        return [event_from_row(r) for r in rows]
 
     def set_clip_state(self, event_id: str, state: str, note: str | None = None) -> None:
         with self.transaction() as db:
@@ -385,11 +267,11 @@ class Store:
 
     def clip(self, file_id: str) -> Clip | None:
         rows = self._query("SELECT * FROM clips WHERE file_id = ?", (file_id,))
-        return _clip(rows[0]) if rows else None
+        return clip_from_row(rows[0]) if rows else None
 
     def clips_for_event(self, event_id: str) -> list[Clip]:
         rows = self._query("SELECT * FROM clips WHERE event_id = ? ORDER BY camera", (event_id,))
-        return [_clip(r) for r in rows]
+        return [clip_from_row(r) for r in rows]
 
     # -- outbox ----------------------------------------------------------------------
     @staticmethod
@@ -411,16 +293,16 @@ class Store:
             "ORDER BY priority, seq LIMIT ?",
             (due, limit),
         )
-        return [_outbox(r) for r in rows]
+        return [outbox_from_row(r) for r in rows]
 
     def outbox_item(self, kind: str, item_id: str) -> OutboxItem | None:
         rows = self._query(
             "SELECT * FROM outbox WHERE item_kind = ? AND item_id = ?", (kind, item_id)
         )
-        return _outbox(rows[0]) if rows else None
+        return outbox_from_row(rows[0]) if rows else None
 
     def outbox_items(self) -> list[OutboxItem]:
-        return [_outbox(r) for r in self._query("SELECT * FROM outbox ORDER BY seq")]
+        return [outbox_from_row(r) for r in self._query("SELECT * FROM outbox ORDER BY seq")]
 
     def set_acked_ranges(self, seq: int, ranges: list[Range]) -> None:
         with self.transaction() as db:
@@ -456,72 +338,3 @@ class Store:
     def last_delivery(self) -> datetime | None:
         row = self._query("SELECT MAX(delivered_at) AS t FROM outbox")[0]
         return parse_iso(row["t"]) if row["t"] else None
-
-
-class _Row(dict[str, Any]):
-    """A result row addressable by column name or position."""
-
-    def __init__(self, columns: list[str], values: tuple[Any, ...]) -> None:
-        super().__init__(zip(columns, values, strict=True))
-        self._values = values
-
-    def __getitem__(self, key: str | int) -> Any:
-        if isinstance(key, int):
-            return self._values[key]
-        return super().__getitem__(key)
-
-
-def _segment(r: Any) -> Segment:
-    return Segment(
-        id=r["id"],
-        camera=r["camera"],
-        path=Path(r["path"]),
-        start=parse_iso(r["start"]),
-        end=parse_iso(r["end"]),
-        duration=r["duration"],
-        bytes=r["bytes"],
-        sha256=r["sha256"],
-    )
-
-
-def _event(r: Any) -> Event:
-    return Event(
-        id=r["id"],
-        kind=r["kind"],
-        occurred_at=parse_iso(r["occurred_at"]),
-        monotonic_ns=r["monotonic_ns"],
-        camera=r["camera"],
-        source=r["source"],
-        data=json.loads(r["data"] or "{}"),
-        clip_state=r["clip_state"],
-        clip_note=r["clip_note"],
-    )
-
-
-def _clip(r: Any) -> Clip:
-    return Clip(
-        file_id=r["file_id"],
-        event_id=r["event_id"],
-        camera=r["camera"],
-        path=Path(r["path"]),
-        start=parse_iso(r["start"]),
-        end=parse_iso(r["end"]),
-        size=r["size"],
-        sha256=r["sha256"],
-        gaps=[(a, b) for a, b in json.loads(r["gaps"] or "[]")],
-    )
-
-
-def _outbox(r: Any) -> OutboxItem:
-    return OutboxItem(
-        seq=r["seq"],
-        item_kind=r["item_kind"],
-        item_id=r["item_id"],
-        priority=r["priority"],
-        state=r["state"],
-        acked_ranges=[(int(a), int(b)) for a, b in json.loads(r["acked_ranges"])],
-        attempts=r["attempts"],
-        size=r["size"],
-        created_at=r["created_at"],
-        delivered_at=r["delivered_at"],
-    )
