@@ -30,11 +30,17 @@ class Children:
     def __init__(self, log_dir: Path) -> None:
         self._log_dir = log_dir
         self._procs: list[tuple[str, subprocess.Popen[bytes]]] = []
+        self._one_shots: set[str] = set()
         log_dir.mkdir(parents=True, exist_ok=True)
 
     def start(
-        self, name: str, argv: Sequence[str], env: Mapping[str, str] | None = None
+        self,
+        name: str,
+        argv: Sequence[str],
+        env: Mapping[str, str] | None = None,
+        one_shot: bool = False,
     ) -> subprocess.Popen[bytes]:
+        """Start a child; a ``one_shot`` child is expected to exit on its own."""
         log_path = self._log_dir / f"{name}.log"
         with open(log_path, "ab") as log_file:
             proc = subprocess.Popen(
@@ -46,12 +52,19 @@ class Children:
                 preexec_fn=_die_with_parent,
             )
         self._procs.append((name, proc))
+        if one_shot:
+            self._one_shots.add(name)
         log.debug("started %s (pid %d), log %s", name, proc.pid, log_path)
         return proc
 
     def exited(self) -> list[tuple[str, int]]:
-        """Names and exit codes of children that have stopped on their own."""
-        return [(name, code) for name, p in self._procs if (code := p.poll()) is not None]
+        """Names and exit codes of long-running children that have stopped on their own,
+        and of one-shot children that failed."""
+        return [
+            (name, code)
+            for name, p in self._procs
+            if (code := p.poll()) is not None and (code != 0 or name not in self._one_shots)
+        ]
 
     def close(self, timeout: float = 10.0) -> None:
         """SIGTERM every child (last started first), SIGKILL any that outstay ``timeout``."""

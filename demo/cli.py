@@ -158,6 +158,7 @@ def run(workdir: Path, http_port: int, every_seconds: int, first_after: float) -
                 children.start(
                     "first-mark",
                     [_tool("reeferwatch-edge"), "trigger", "--config", str(edge_config), "mark"],
+                    one_shot=True,
                 )
         print("\nstopping ...", flush=True)
     return 0

@@ -49,7 +49,7 @@ pin = 17
 kind = "metal_detector_reject"
 active_high = false
 
-[simulation]
+[gpio.simulation]
 pulse_input = "line1_metal_detector"
 every_seconds = {every_seconds}
 """
