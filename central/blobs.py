@@ -3,7 +3,6 @@ partial-transfer and quarantine directories that live beside it."""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -13,15 +12,6 @@ from typing import BinaryIO, Protocol
 from wire.errors import StoreError
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")
-HASH_BLOCK = 1024 * 1024
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(HASH_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fsync_dir(path: Path) -> None:

@@ -18,10 +18,11 @@ from types import TracebackType
 from edge.clips import clip_name, cut_window
 from edge.config import EdgeConfig
 from edge.events import file_priority
-from edge.recorder import file_metadata, fsync_dir, sha256_file
+from edge.recorder import file_metadata, fsync_dir
 from edge.store import Event, Store
 from edge.timeutil import iso, now
 from wire.errors import MediaError, NotCoveredError, StoreError
+from wire.hashing import sha256_file
 from wire.ids import new_ulid
 
 log = logging.getLogger(__name__)

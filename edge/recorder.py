@@ -13,7 +13,6 @@ minus the probed duration. The file name carries the opening time to the second.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import subprocess
@@ -29,19 +28,12 @@ from edge.config import CameraConfig, EdgeConfig
 from edge.store import Store
 from edge.timeutil import local
 from wire.errors import MediaError, StoreError
+from wire.hashing import sha256_file
 
 log = logging.getLogger(__name__)
 
 BACKOFF_CAP_S = 30.0
 STARTUP_GRACE_S = 5.0
-
-
-def sha256_file(path: Path, chunk: int = 1024 * 1024) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fsync_file(path: Path) -> None:

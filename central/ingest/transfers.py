@@ -14,12 +14,13 @@ from datetime import datetime, timezone
 from sqlalchemy.orm import Session
 
 from central import audit
-from central.blobs import FileBlobStore, sha256_file
+from central.blobs import FileBlobStore
 from central.db.models import Clip, ClipEvent, Transfer
 from central.db.types import utcnow
 from central.ingest.metrics import IngestMetrics
 from wire import codec, ranges, topics
 from wire.errors import WireError
+from wire.hashing import sha256_file
 from wire.models import AckMessage, FileAck, FileFin, FileInit
 from wire.topics import MAX_CHUNK_BYTES
 
