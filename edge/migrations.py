@@ -84,5 +84,61 @@ def _migration_1(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX outbox_pending ON outbox (state, priority, seq)")
 
 
-MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_migration_1]
+def _migration_2(db: sqlite_utils.Database) -> None:
+    """Reserved for the recorder's ``gaps`` table (it replaces this no-op)."""
+
+
+def _migration_3(db: sqlite_utils.Database) -> None:
+    """Faults, holds, deleted-segment records and clip deletion (retention and health)."""
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS faults (
+            scope TEXT NOT NULL,
+            name TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}',
+            raised_at TEXT NOT NULL,
+            raised_ts REAL NOT NULL,
+            event_id TEXT,
+            PRIMARY KEY (scope, name)
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS holds (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            camera TEXT,
+            start TEXT NOT NULL,
+            end TEXT NOT NULL,
+            start_ts REAL NOT NULL,
+            end_ts REAL NOT NULL,
+            reason TEXT NOT NULL,
+            until TEXT,
+            until_ts REAL,
+            created_at TEXT NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE IF NOT EXISTS deleted_segments (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            segment_id INTEGER NOT NULL,
+            camera TEXT NOT NULL,
+            path TEXT NOT NULL,
+            start TEXT NOT NULL,
+            end TEXT NOT NULL,
+            start_ts REAL NOT NULL,
+            end_ts REAL NOT NULL,
+            bytes INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            unlinked INTEGER NOT NULL DEFAULT 0,
+            deleted_at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS deleted_segments_camera ON deleted_segments (camera)")
+    db.execute("ALTER TABLE clips ADD COLUMN deleted_at TEXT")
+
+
+MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
+    _migration_1,
+    _migration_2,
+    _migration_3,
+]
 SCHEMA_VERSION = len(MIGRATIONS)

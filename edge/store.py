@@ -133,6 +133,10 @@ class Store:
             except sqlite3.Error as exc:
                 raise StoreError(f"{self.path}: query failed ({exc})") from exc
 
+    def query(self, sql: str, params: tuple[Any, ...] | dict[str, Any] = ()) -> list[Any]:
+        """Read rows (by name or position); for modules that own tables (faults, holds)."""
+        return self._query(sql, params)
+
     # -- segments --------------------------------------------------------------------
     def add_segment(
         self,
