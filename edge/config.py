@@ -117,6 +117,33 @@ class GpioConfig(_Section):
         return self
 
 
+class RetentionConfig(_Section):
+    """Disk ring buffer: quota = the smaller of ``max_bytes`` (0 = none) and ``max_percent``."""
+
+    max_bytes: int = Field(default=0, ge=0)
+    max_percent: float = Field(default=80.0, gt=0, le=100)
+    check_seconds: float = Field(default=60.0, gt=0, le=86400)
+    clip_grace_seconds: float = Field(default=86400.0, ge=0, le=365 * 86400)
+    anomaly_keep_hours: float = Field(default=720.0, ge=0, le=24 * 3650)
+
+
+class HealthConfig(_Section):
+    """Thresholds of the camera and device health checks (luma on a 0-255 scale)."""
+
+    check_seconds: float = Field(default=10.0, gt=0, le=3600)
+    publish_seconds: float = Field(default=60.0, gt=0, le=86400)
+    frames_per_segment: int = Field(default=3, ge=1, le=30)
+    frozen_seconds: float = Field(default=60.0, gt=0, le=86400)
+    frozen_tolerance: float = Field(default=0.5, ge=0, le=255)
+    dark_luma: float = Field(default=20.0, ge=0, le=255)
+    blur_threshold: float = Field(default=20.0, ge=0)
+    bitrate_drop_ratio: float = Field(default=0.3, gt=0, lt=1)
+    baseline_segments: int = Field(default=30, ge=3, le=10000)
+    min_free_percent: float = Field(default=10.0, ge=0, le=100)
+    temperature_max_c: float = Field(default=80.0, gt=0, le=150)
+    clock_check: bool = True
+
+
 class EdgeConfig(_Section):
     site: SiteConfig
     storage: StorageConfig = StorageConfig()
@@ -125,6 +152,8 @@ class EdgeConfig(_Section):
     cameras: list[CameraConfig] = Field(min_length=1, max_length=64)
     clips: ClipsConfig = ClipsConfig()
     gpio: GpioConfig = GpioConfig()
+    retention: RetentionConfig = RetentionConfig()
+    health: HealthConfig = HealthConfig()
 
     @field_validator("cameras")
     @classmethod
