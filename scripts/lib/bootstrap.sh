@@ -29,6 +29,7 @@ ensure_system_programs() {
     command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || want+=(ffmpeg)
     command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || want+=(mosquitto)
     python3 -c 'import ensurepip, venv' 2>/dev/null || want+=(python3-venv)
+    [ "${1:-}" = "with-browser" ] && ! command -v chromium >/dev/null && want+=(chromium fonts-noto-cjk)
     [ ${#want[@]} -eq 0 ] || apt_install "${want[@]}"
 }
 
