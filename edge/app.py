@@ -1,4 +1,4 @@
-"""The ``run`` process: recorder, clip worker, GPIO and sync, with clean shutdown.
+"""The ``run`` process: recorder, clip worker, GPIO, health, retention and sync.
 
 Everything is opened in an ``ExitStack`` so a failure half-way closes what was opened,
 and the ffmpeg children are stopped before the process exits.
@@ -14,8 +14,12 @@ from contextlib import ExitStack
 
 from edge.clipworker import ClipWorker
 from edge.config import EdgeConfig
+from edge.faults import Faults
 from edge.gpio import GpioInputs
+from edge.health.monitor import HealthMonitor
+from edge.health.report import build_health_message
 from edge.recorder import Recorder
+from edge.retention import Retention
 from edge.store import Store
 from edge.sync import SyncClient
 
@@ -47,7 +51,18 @@ def run(config: EdgeConfig, stop: threading.Event) -> None:
         worker.start()
         gpio = stack.enter_context(GpioInputs(config.gpio, store))
         gpio.start()
+        faults = Faults(store)
+        health = stack.enter_context(HealthMonitor(config, store, faults))
+        health.start()
+        retention = stack.enter_context(Retention(config, store, faults))
+        retention.start()
         sync = stack.enter_context(SyncClient(config, store))
+        sync.health.build = lambda: build_health_message(
+            config,
+            store,
+            recording=lambda: {s.camera: s.running for s in recorder.status()},
+            temperature=lambda: health.temperature_c,
+        )
         sync.start()
         log.info(
             "edge %s/%s running: %d camera(s), data in %s",

@@ -18,6 +18,8 @@ from types import FrameType
 
 from edge.config import EdgeConfig, load_config
 from edge.events import record_event
+from edge.faults import Faults
+from edge.retention import usage
 from edge.store import Store
 from edge.timeutil import iso, now
 from wire.errors import ConfigError, ReeferWatchError
@@ -39,7 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     trig.add_argument(
         "--wait", type=float, metavar="SECONDS", help="wait until the clip(s) are queued"
     )
-    status = sub.add_parser("status", help="cameras, last segment age, outbox backlog")
+    status = sub.add_parser(
+        "status", help="cameras, last segment age, backlog, faults, disk use vs quota"
+    )
     status.add_argument("--config", required=True)
     status.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
@@ -122,6 +126,8 @@ def _status(config: EdgeConfig, as_json: bool) -> int:
             cameras.append({"camera": cam.id, "last_segment_age_s": age})
         count, size = store.backlog()
         delivered = store.last_delivery()
+        active = Faults(store).active()
+        disk = usage(config, store)
     report = {
         "site": config.site.id,
         "device": config.site.device,
@@ -129,6 +135,14 @@ def _status(config: EdgeConfig, as_json: bool) -> int:
         "backlog_items": count,
         "backlog_bytes": size,
         "last_delivery": iso(delivered) if delivered else None,
+        "faults": [
+            {"scope": f.scope, "name": f.name, "since": iso(f.raised_at), "detail": f.detail}
+            for f in active
+        ],
+        "disk_used_bytes": disk.used_bytes,
+        "disk_quota_bytes": disk.quota_bytes,
+        "pinned_bytes": disk.pinned_bytes,
+        "volume_free_bytes": disk.volume_free_bytes,
     }
     if as_json:
         print(json.dumps(report))
@@ -140,7 +154,19 @@ def _status(config: EdgeConfig, as_json: bool) -> int:
         print(f"camera {cam_report['camera']}: {shown}")
     print(f"outbox backlog: {count} item(s), {size} bytes")
     print(f"last delivery: {report['last_delivery'] or 'never'}")
+    share = 100.0 * disk.used_bytes / disk.quota_bytes if disk.quota_bytes else 0.0
+    print(
+        f"disk: {_mb(disk.used_bytes)} of {_mb(disk.quota_bytes)} quota ({share:.0f} %), "
+        f"pinned {_mb(disk.pinned_bytes)}, volume free {_mb(disk.volume_free_bytes)}"
+    )
+    print(f"faults: {len(active) or 'none'}")
+    for fault in active:
+        print(f"  {fault.scope} {fault.name} since {iso(fault.raised_at)} {fault.detail or ''}")
     return 0
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ by the init → chunks → fin protocol of ``wire.models``. An item is delivered
 central's ``down/ack`` says so (event id listed, or ``FileAck`` with ``complete``); a
 PUBACK never counts. After a reconnect, a restart or ``ack_timeout`` without progress the
 file's init is re-sent and central's reply decides which ranges are still missing.
+``up/health`` goes out every ``[health] publish_seconds`` (``edge.health.publisher``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.clock import clock_synced
 from edge.config import EdgeConfig
+from edge.health.publisher import HealthPublisher
+from edge.health.report import build_health_message
 from edge.store import OutboxItem, Store
 from edge.timeutil import now
 from edge.transfer import Transfer
@@ -89,6 +92,12 @@ class SyncClient:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.client.on_connect_fail = self._on_connect_fail
+        self.health = HealthPublisher(
+            self.client,
+            topics.up(site, device, "health"),
+            lambda: build_health_message(config, store),  # ``run`` sets a richer builder
+            config.health.publish_seconds,
+        )
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -155,6 +164,7 @@ class SyncClient:
             for transfer in self._transfers.values():
                 transfer.reset()
             self._event_sent.clear()
+        self.health.reset()
         self.connected.set()
         self._wake.set()
         log.info("sync: connected")
@@ -244,6 +254,7 @@ class SyncClient:
             if not self.connected.is_set():
                 continue
             try:
+                self.health.maybe_publish()
                 self.drain_once()
             except (ReeferWatchError, OSError) as exc:
                 log.error("sync: drain failed: %s", exc)

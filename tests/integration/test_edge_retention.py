@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from edge.cli import main
 from edge.config import EdgeConfig, parse_config
 from edge.events import record_event
 from edge.faults import DEVICE, Faults
@@ -190,3 +192,27 @@ def test_recording_continues_while_storage_is_critical(tmp_path: Path, ffmpeg: s
             assert any(s.path == first.path for s in store.segments())
             assert first.path.exists()
             assert count >= 1
+
+
+def test_status_shows_faults_disk_use_and_pinned_bytes(
+    tmp_path: Path, sample_mp4: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "edge.toml"
+    path.write_text(
+        '[site]\nid = "s1"\ndevice = "d1"\nlocation_code = "LC-1"\n'
+        '[storage]\ndata_dir = "data"\n[[cameras]]\nid = "c1"\n[[cameras]]\nid = "c2"\n'
+        "[retention]\nmax_bytes = 1000000\n"
+    )
+    with Store(tmp_path / "data" / "edge.db") as store:
+        site = Site(store, tmp_path / "segments", sample_mp4)
+        add_hold(store, site.at(0), site.at(1), "hold", camera="c1")
+        Faults(store).raise_fault("c2", "blurred", {"laplacian_variance": 1.5})
+    assert main(["status", "--config", str(path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["disk_used_bytes"] == 20 * site.size
+    assert report["disk_quota_bytes"] == 1_000_000
+    assert report["pinned_bytes"] == site.size
+    assert [(f["scope"], f["name"]) for f in report["faults"]] == [("c2", "blurred")]
+    assert main(["status", "--config", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "quota" in text and "pinned" in text and "c2 blurred since" in text

@@ -1,0 +1,50 @@
+"""Periodic ``up/health`` publishing for the sync client (QoS 1, not retained, no outbox)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import paho.mqtt.client as mqtt
+
+from wire import codec
+from wire.errors import ReeferWatchError
+from wire.models import HealthMessage
+
+log = logging.getLogger(__name__)
+
+
+class HealthPublisher:
+    """Publishes ``build()`` on ``topic`` at most every ``period_s``; the first one at once."""
+
+    def __init__(
+        self,
+        client: mqtt.Client,
+        topic: str,
+        build: Callable[[], HealthMessage],
+        period_s: float,
+    ) -> None:
+        self.client = client
+        self.topic = topic
+        self.build = build
+        self.period_s = period_s
+        self._next = 0.0
+        self.published = 0
+
+    def reset(self) -> None:
+        """Publish at the next ``maybe_publish`` (e.g. right after a reconnect)."""
+        self._next = 0.0
+
+    def maybe_publish(self) -> bool:
+        if time.monotonic() < self._next:
+            return False
+        self._next = time.monotonic() + self.period_s
+        try:
+            message = self.build()
+        except (ReeferWatchError, OSError, ValueError) as exc:
+            log.error("health: cannot build the health message: %s", exc)
+            return False
+        self.client.publish(self.topic, codec.encode(message), qos=1, retain=False)
+        self.published += 1
+        return True
