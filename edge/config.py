@@ -13,6 +13,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from edge.sources.config import (
+    SOURCE_KINDS,
+    AnyCamera,
+    CameraConfig,
+    OnvifCamera,
+    RtspCamera,
+)
 from wire.errors import ConfigError
 from wire.models import EventKind
 from wire.topics import ID_PATTERN, MAX_CHUNK_BYTES
@@ -66,15 +73,6 @@ class MqttConfig(_Section):
 
 class RecordingConfig(_Section):
     segment_seconds: int = Field(default=10, ge=1, le=3600)
-
-
-class CameraConfig(_Section):
-    id: TopicId
-    source: Literal["testsrc"] = "testsrc"
-    width: int = Field(default=640, gt=0, le=7680)
-    height: int = Field(default=360, gt=0, le=4320)
-    fps: int = Field(default=15, gt=0, le=120)
-    bitrate_kbps: int = Field(default=800, gt=0, le=100_000)
 
 
 class ClipsConfig(_Section):
@@ -163,7 +161,7 @@ class EdgeConfig(_Section):
             raise ValueError("camera ids must be unique")
         return cameras
 
-    def camera(self, camera_id: str) -> CameraConfig:
+    def camera(self, camera_id: str) -> AnyCamera:
         for cam in self.cameras:
             if cam.id == camera_id:
                 return cam
@@ -179,7 +177,10 @@ class EdgeConfig(_Section):
 
 
 def _describe(error: Any) -> str:
-    loc = ".".join(str(part) for part in error["loc"])
+    parts = list(error["loc"])
+    if len(parts) > 2 and parts[0] == "cameras" and parts[2] in SOURCE_KINDS:
+        del parts[2]  # the union's tag: say cameras.0.url, not cameras.0.rtsp.url
+    loc = ".".join(str(part) for part in parts)
     msg = "unknown key" if error["type"] == "extra_forbidden" else str(error["msg"])
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]
@@ -216,7 +217,13 @@ def _resolve_paths(config: EdgeConfig, base_dir: Path) -> EdgeConfig:
         }
     )
     storage = config.storage.model_copy(update={"data_dir": data_dir})
-    return config.model_copy(update={"storage": storage, "mqtt": mqtt})
+    cameras = [
+        cam.model_copy(update={"password_file": Path(rel(str(cam.password_file)))})
+        if isinstance(cam, (RtspCamera, OnvifCamera)) and cam.password_file is not None
+        else cam
+        for cam in config.cameras
+    ]
+    return config.model_copy(update={"storage": storage, "mqtt": mqtt, "cameras": cameras})
 
 
 def load_config(path: str | Path) -> EdgeConfig:

@@ -33,30 +33,10 @@ def metadata_args(metadata: dict[str, str]) -> list[str]:
     return args
 
 
-def testsrc_command(width: int, height: int, fps: int, bitrate_kbps: int) -> list[str]:
-    """The camera of the demo and CI: lavfi testsrc2 encoded in real time to MPEG-TS on stdout."""
-    return [
-        binary("ffmpeg"),
-        "-hide_banner",
-        "-loglevel", "error",
-        "-nostdin",
-        "-re",
-        "-f", "lavfi",
-        "-i", f"testsrc2=size={width}x{height}:rate={fps}",
-        "-an",
-        "-c:v", "libx264",
-        "-preset", "ultrafast",
-        "-tune", "zerolatency",
-        "-pix_fmt", "yuv420p",
-        "-b:v", f"{bitrate_kbps}k",
-        "-maxrate", f"{bitrate_kbps}k",
-        "-bufsize", f"{bitrate_kbps * 2}k",
-        "-g", str(fps),
-        "-keyint_min", str(fps),
-        "-sc_threshold", "0",
-        "-f", "mpegts",
-        "pipe:1",
-    ]  # fmt: skip
+MPEGTS_STDIN = ["-f", "mpegts", "-i", "pipe:0"]
+# A fixed-length stand-in for each segment's creation time: the segment muxer copies the
+# same metadata into every segment, so ``edge.mp4meta`` patches in the real time later.
+CREATION_TIME_PLACEHOLDER = "1970-01-01T00:00:00.000000Z"
 
 
 def segmenter_command(
@@ -64,8 +44,10 @@ def segmenter_command(
     pattern: Path,
     segment_list: Path,
     metadata: dict[str, str],
+    input_args: list[str] | None = None,
 ) -> list[str]:
-    """Read MPEG-TS on stdin and write clock-aligned MP4 segments with stream copy."""
+    """Read the source (``input_args``; default MPEG-TS on stdin) and write clock-aligned MP4
+    segments with stream copy, never re-encoding."""
     return [
         binary("ffmpeg"),
         "-hide_banner",
@@ -73,11 +55,10 @@ def segmenter_command(
         "-fflags", "+genpts+nobuffer",
         "-probesize", "65536",
         "-analyzeduration", "500000",
-        "-f", "mpegts",
-        "-i", "pipe:0",
+        *(input_args if input_args is not None else MPEGTS_STDIN),
         "-map", "0:v",
         "-c", "copy",
-        *metadata_args(metadata),
+        *metadata_args({**metadata, "creation_time": CREATION_TIME_PLACEHOLDER}),
         "-f", "segment",
         "-segment_time", str(segment_seconds),
         "-segment_atclocktime", "1",

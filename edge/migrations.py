@@ -136,9 +136,35 @@ def _migration_3(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE clips ADD COLUMN deleted_at TEXT")
 
 
+def _migration_4(db: sqlite_utils.Database) -> None:
+    """Recording gaps (``end`` NULL while the outage lasts) and each camera's source state."""
+    db.execute(
+        """CREATE TABLE gaps (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            camera TEXT NOT NULL,
+            start TEXT NOT NULL,
+            end TEXT,
+            start_ts REAL NOT NULL,
+            end_ts REAL,
+            reason TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX gaps_camera ON gaps (camera, start_ts)")
+    db.execute(
+        """CREATE TABLE camera_state (
+            camera TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            clock_drift_s REAL,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_1,
     _migration_2,
     _migration_3,
+    _migration_4,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

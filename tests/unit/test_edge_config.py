@@ -90,7 +90,7 @@ every_seconds = 60
         ("[typo]\nx = 1\n", "typo: unknown key"),
         ("[[cameras]]\nid = 'bad id'\n", "cameras.1.id: String should match pattern"),
         ("[[cameras]]\nid = 'cam1'\n", "cameras: camera ids must be unique"),
-        ("[[cameras]]\nid = 'cam2'\nsource = 'rtsp'\n", "cameras.1.source: Input should be"),
+        ("[[cameras]]\nid = 'cam2'\nsource = 'rtsp'\n", "cameras.1.url: Field required"),
         (
             "[gpio]\nbackend = 'native'\n[[gpio.inputs]]\nname = 'a'\npin = 1\n"
             "kind = 'mark'\n[gpio.simulation]\npulse_input = 'a'\n",
