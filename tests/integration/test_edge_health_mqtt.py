@@ -16,7 +16,7 @@ from edge.health.disk import quota_bytes
 from edge.store import Store
 from edge.sync import SyncClient
 from edge.timeutil import now
-from tests.helpers import Broker
+from tests.helpers import Broker, wait_for
 from wire import codec, topics
 from wire.models import HealthMessage
 
@@ -52,7 +52,7 @@ def test_health_message_is_published_periodically(tmp_path: Path, broker: Broker
                 sync.start()
                 first = got.get(timeout=20)
                 second = got.get(timeout=20)  # periodic, not once
-                assert sync.health.published >= 2
+                wait_for(lambda: sync.health.published >= 2, 5, "the publish count")
     finally:
         sub.loop_stop()
         sub.disconnect()
