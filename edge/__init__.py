@@ -15,6 +15,9 @@ What lives where:
 - ``clipworker`` the thread that turns events with a pending clip into clip files + outbox items.
 - ``gpio``     gpiozero inputs → events; the mock-pin simulation used by the demo.
 - ``clock``    whether the kernel clock is synchronised (``adjtimex``).
+- ``faults``   the fault registry: persisted, deduplicated, every raise/clear an event.
+- ``retention`` the disk ring buffer: quota, pinned segments, holds, ``storage_critical``.
+- ``health``   (package) camera image checks, device checks, ``up/health`` messages.
 - ``transfer`` per-file transfer state: which chunks to send next, acked ranges.
 - ``sync``     MQTT client: status/will, outbox drain, file transfer, ``down/ack`` handling.
 - ``app``      wires the parts of ``run`` together with clean shutdown.
