@@ -68,11 +68,13 @@ def _scalar_detail(detail: dict[str, Any] | None) -> dict[str, Any]:
 
 
 class Faults:
-    """Thread-safe fault registry over a ``Store``."""
+    """Thread-safe fault registry over a ``Store``; instances share one process-wide lock,
+    so the recorder, health and retention may each hold their own without double events."""
+
+    _lock = threading.Lock()
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._lock = threading.Lock()
 
     def raise_fault(self, scope: str, name: str, detail: dict[str, Any] | None = None) -> bool:
         """Raise ``name`` in ``scope``; True if it was new (and an event was recorded)."""

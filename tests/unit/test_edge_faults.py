@@ -71,8 +71,8 @@ def test_concurrent_raises_make_one_event(tmp_path: Path) -> None:
         faults = Faults(store)
         results: list[bool] = []
         threads = [
-            threading.Thread(target=lambda: results.append(faults.raise_fault(DEVICE, "disk_low")))
-            for _ in range(8)
+            threading.Thread(target=lambda f=f: results.append(f.raise_fault(DEVICE, "disk_low")))
+            for f in [faults] * 4 + [Faults(store) for _ in range(4)]  # shared and own instances
         ]
         for t in threads:
             t.start()
