@@ -14,12 +14,17 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
+from datetime import timedelta
 from types import FrameType
+from typing import Any
 
 from edge.config import EdgeConfig, load_config
 from edge.events import record_event
 from edge.faults import Faults
+from edge.gaps import camera_state, gaps
 from edge.retention import usage
+from edge.sources import describe as describe_source
+from edge.sources.config import AnyCamera
 from edge.store import Store
 from edge.timeutil import iso, now
 from wire.errors import ConfigError, ReeferWatchError
@@ -123,7 +128,9 @@ def _status(config: EdgeConfig, as_json: bool) -> int:
         for cam in config.cameras:
             last = store.last_segment(cam.id)
             age = (moment - last.end).total_seconds() if last else None
-            cameras.append({"camera": cam.id, "last_segment_age_s": age})
+            cameras.append({"camera": cam.id, "last_segment_age_s": age, **_camera_extra(
+                store, cam, config.recording.segment_seconds, age, last.end if last else None
+            )})  # fmt: skip
         count, size = store.backlog()
         delivered = store.last_delivery()
         active = Faults(store).active()
@@ -151,7 +158,8 @@ def _status(config: EdgeConfig, as_json: bool) -> int:
     for cam_report in cameras:
         seen = cam_report["last_segment_age_s"]
         shown = "no segment yet" if seen is None else f"last segment {seen:.1f} s ago"
-        print(f"camera {cam_report['camera']}: {shown}")
+        print(f"camera {cam_report['camera']} ({cam_report['source']}): {shown}")
+        _print_camera_extra(cam_report)
     print(f"outbox backlog: {count} item(s), {size} bytes")
     print(f"last delivery: {report['last_delivery'] or 'never'}")
     share = 100.0 * disk.used_bytes / disk.quota_bytes if disk.quota_bytes else 0.0
@@ -163,6 +171,33 @@ def _status(config: EdgeConfig, as_json: bool) -> int:
     for fault in active:
         print(f"  {fault.scope} {fault.name} since {iso(fault.raised_at)} {fault.detail or ''}")
     return 0
+
+
+def _camera_extra(
+    store: Store, cam: AnyCamera, segment_seconds: int, age: float | None, last_end: Any
+) -> dict[str, Any]:
+    """Source (no credentials), camera clock drift, open gap and recent recorded gaps."""
+    state = camera_state(store, cam.id)
+    open_since = iso(last_end) if age is not None and age > 2 * segment_seconds + 5 else None
+    recent = gaps(store, cam.id, now() - timedelta(hours=24))
+    return {
+        "source": state[0] if state else describe_source(cam),
+        "clock_drift_s": state[1] if state else None,
+        "open_gap_since": open_since,
+        "gaps_24h": [
+            {"start": iso(g.start), "end": iso(g.end), "reason": g.reason} for g in recent
+        ],
+    }
+
+
+def _print_camera_extra(report: dict[str, Any]) -> None:
+    drift = report["clock_drift_s"]
+    if drift is not None:
+        print(f"  camera clock drift {drift:+.1f} s")
+    if report["open_gap_since"]:
+        print(f"  OPEN GAP: no recording since {report['open_gap_since']}")
+    for gap in report["gaps_24h"][-5:]:
+        print(f"  gap {gap['start']} – {gap['end']} ({gap['reason']})")
 
 
 def _mb(size: int) -> str:

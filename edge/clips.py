@@ -2,7 +2,9 @@
 
 ``cut_window`` writes a concat-demuxer list with ``inpoint``/``outpoint`` per segment and runs
 ``ffmpeg -f concat -c copy -movflags +faststart``; the result carries site, camera, location
-code and ``creation_time`` (= start) as MP4 metadata. With stream copy a cut starts at the
+code and ``creation_time`` (= start) as MP4 metadata. The result lists the gaps inside the
+window: holes between segments merged with the recorder's ``gaps`` table (outages,
+restarts, quarantined segments). With stream copy a cut starts at the
 keyframe at or before ``start`` (the recorder makes one every second).
 """
 
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from edge import ffmpeg, procs
+from edge import ffmpeg, gaps, procs
 from edge.store import Segment, Store
 from edge.timeutil import file_stamp
 from wire.errors import MediaError, NotCoveredError
@@ -54,6 +56,26 @@ def find_gaps(segments: list[Segment], start: datetime, end: datetime) -> list[G
     if end - cursor > tolerance:
         gaps.append((cursor, end))
     return gaps
+
+
+def merge_gaps(found: list[Gap], start: datetime, end: datetime) -> list[Gap]:
+    """Union of overlapping gaps, clipped to ``[start, end]``, oldest first."""
+    merged: list[Gap] = []
+    for a, b in sorted((max(a, start), min(b, end)) for a, b in found):
+        if b <= a:
+            continue
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def window_gaps(store: Store, camera: str, segments: list[Segment], start: datetime,
+                end: datetime) -> list[Gap]:  # fmt: skip
+    """Gaps inside the window: holes between the segments and gaps the recorder recorded."""
+    recorded = [(g.start, g.end) for g in gaps.gaps(store, camera, start, end)]
+    return merge_gaps(find_gaps(segments, start, end) + recorded, start, end)
 
 
 def _quote(path: Path) -> str:
@@ -136,5 +158,5 @@ def cut_window(
         start=covered_start,
         end=covered_end,
         segments=len(segments),
-        gaps=find_gaps(segments, start, end),
+        gaps=window_gaps(store, camera, segments, start, end),
     )

@@ -22,11 +22,15 @@ from edge.sources.config import (
     TestsrcCamera,
 )
 
-__all__ = ["Producer", "Source", "SourceInput", "make_source"]
+__all__ = ["Producer", "Source", "SourceInput", "describe", "make_source"]
 
 
-def make_source(camera: AnyCamera, runtime_dir: Path) -> Source:
-    """The source for ``camera``; ``runtime_dir`` is a private (0700) directory of its own."""
+def make_source(camera: AnyCamera, runtime_dir: Path, check: bool = True) -> Source:
+    """The source for ``camera``; ``runtime_dir`` is a private (0700) directory of its own.
+
+    With ``check``, a source that cannot work on this machine (picamera2 off a Pi) raises
+    ``ExternalProgramMissing`` now, so ``run`` fails at start with a clear message.
+    """
     if isinstance(camera, TestsrcCamera):
         from edge.sources.testsrc import TestsrcSource
 
@@ -40,7 +44,14 @@ def make_source(camera: AnyCamera, runtime_dir: Path) -> Source:
 
         return OnvifSource(camera, runtime_dir)
     if isinstance(camera, Picamera2Camera):
-        from edge.sources.picamera2 import Picamera2Source
+        from edge.sources.picamera2 import Picamera2Source, require_picamera2
 
+        if check:
+            require_picamera2()
         return Picamera2Source(camera)
     raise TypeError(f"unknown camera source {camera!r}")
+
+
+def describe(camera: AnyCamera) -> str:
+    """What ``camera`` records from, without credentials (no network, no checks)."""
+    return make_source(camera, Path("/nonexistent"), check=False).describe()

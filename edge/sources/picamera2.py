@@ -99,11 +99,8 @@ class Picamera2Source:
     def __init__(
         self, camera: Picamera2Camera, producer_factory: ProducerFactory | None = None
     ) -> None:
-        if producer_factory is None:
-            require_picamera2()
-            producer_factory = Picamera2Producer
         self.camera = camera
-        self.producer_factory = producer_factory
+        self.producer_factory: ProducerFactory = producer_factory or Picamera2Producer
 
     def describe(self) -> str:
         cam = self.camera

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from edge.clips import cut_window
 from edge.config import EdgeConfig, load_config
 from edge.faults import Faults
 from edge.ffmpeg import binary, probe
@@ -135,6 +136,12 @@ def test_onvif_camera_outage_fault_resume_and_honest_gap(
         assert holes[0].end <= after.start
         assert (holes[0].end - holes[0].start).total_seconds() >= 3
         assert resumed <= 10
+        # a window over the outage is cut from what exists and names the gap inside it
+        window = cut_window(store, "cam1", before.start, after.end, tmp_path / "w.mp4", {})
+        assert window.segments >= 2
+        assert any(abs((a - holes[0].start).total_seconds()) < 0.6
+                   and abs((b - holes[0].end).total_seconds()) < 0.6
+                   for a, b in window.gaps), window.gaps  # fmt: skip
     logs = caplog.text + (work / "ffmpeg.log").read_text(errors="replace")
     assert PASSWORD not in logs
     assert "Pw-9f3%23kq%21x" not in logs
