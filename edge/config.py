@@ -140,6 +140,7 @@ class HealthConfig(_Section):
     min_free_percent: float = Field(default=10.0, ge=0, le=100)
     temperature_max_c: float = Field(default=80.0, gt=0, le=150)
     clock_check: bool = True
+    clock_grace_seconds: float = Field(default=120.0, ge=0, le=86400)
 
 
 class EdgeConfig(_Section):

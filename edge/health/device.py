@@ -2,7 +2,8 @@
 
 - ``disk_low``: free space on the data volume below ``min_free_percent``;
 - ``clock_unsynchronised``: the kernel clock is not NTP/PTP-disciplined (``edge.clock``);
-  timestamps are evidence, so this is a fault (off with ``clock_check = false``);
+  timestamps are evidence, so this is a fault (off with ``clock_check = false``). It waits
+  ``clock_grace_seconds`` after start: a Pi has no RTC and NTP needs a moment after boot;
 - ``temperature_high``: the hottest ``/sys/class/thermal/thermal_zone*/temp`` is above
   ``temperature_max_c``. Where no zone is readable the check is skipped (not a fault).
 """
@@ -10,6 +11,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -50,6 +52,7 @@ class DeviceChecker:
         self.clock = clock
         self.thermal_root = thermal_root
         self.temperature_c: float | None = None
+        self._started = time.monotonic()
 
     def check(self) -> dict[str, bool]:
         """Evaluate every device check; return the conditions judged (name → faulty)."""
@@ -63,8 +66,10 @@ class DeviceChecker:
                 DEVICE, "disk_low", judged["disk_low"], {"free_percent": free_percent}
             )
         if cfg.clock_check:
-            judged["clock_unsynchronised"] = not self.clock()
-            self.faults.set_fault(DEVICE, "clock_unsynchronised", judged["clock_unsynchronised"])
+            synced = self.clock()
+            if synced or time.monotonic() - self._started >= cfg.clock_grace_seconds:
+                judged["clock_unsynchronised"] = not synced
+                self.faults.set_fault(DEVICE, "clock_unsynchronised", not synced)
         self.temperature_c = read_temperature(self.thermal_root)
         if self.temperature_c is not None:
             hot = self.temperature_c > cfg.temperature_max_c

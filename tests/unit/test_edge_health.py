@@ -36,8 +36,13 @@ def test_unsynchronised_clock_is_a_device_fault_that_clears(tmp_path: Path) -> N
     synced = [False]
     with Store(tmp_path / "edge.db") as store:
         faults = Faults(store)
+        patient = DeviceChecker(make_config(tmp_path), faults, lambda: False, tmp_path)
+        assert "clock_unsynchronised" not in patient.check()  # within the grace after start
         checker = DeviceChecker(
-            make_config(tmp_path), faults, clock=lambda: synced[0], thermal_root=tmp_path
+            make_config(tmp_path, clock_grace_seconds=0),
+            faults,
+            clock=lambda: synced[0],
+            thermal_root=tmp_path,
         )
         assert checker.check()["clock_unsynchronised"] is True
         checker.check()  # still unsynchronised: no second event
