@@ -9,7 +9,11 @@ What lives where:
 - ``timeutil`` local wall-clock time with offset, file-name stamps, ISO parsing.
 - ``procs``    child processes that die with their parent (PR_SET_PDEATHSIG) and stop on close.
 - ``ffmpeg``   ffmpeg/ffprobe command builders and probes (duration, codec, metadata).
-- ``recorder`` per-camera source + segmenter ffmpeg pair, supervisor that indexes segments.
+- ``sources``  camera sources (testsrc, rtsp, onvif, picamera2) behind one interface; creds.
+- ``recorder`` per-camera segmenter ffmpeg fed by its source; back-off, offline faults.
+- ``segments`` closed segment → probe/quarantine, creation_time, fsync, sha256, index, gaps.
+- ``mp4meta``  patch each segment's own ``creation_time`` into its MP4 boxes.
+- ``gaps``     the ``gaps`` table (offline, restart, quarantined) and per-camera source state.
 - ``clips``    ``cut_window``: cut ``[start, end]`` from indexed segments with stream copy.
 - ``events``   ``record_event`` (SQLite first, then outbox) and event priorities.
 - ``clipworker`` the thread that turns events with a pending clip into clip files + outbox items.
