@@ -85,7 +85,7 @@ def _migration_1(db: sqlite_utils.Database) -> None:
 
 
 def _migration_2(db: sqlite_utils.Database) -> None:
-    """Reserved for the recorder's ``gaps`` table (it replaces this no-op)."""
+    """Intentionally empty: kept so that stores already at a later version keep their numbering."""
 
 
 def _migration_3(db: sqlite_utils.Database) -> None:

@@ -182,8 +182,14 @@ def ffprobe_duration(path: Path) -> float:
     return float(out.stdout.strip())
 
 
-def listed_clips(api: httpx.Client) -> list[dict[str, object]]:
-    response = api.get("/api/v1/clips")
+def listed_clips(api: httpx.Client, **params: str) -> list[dict[str, object]]:
+    response = api.get("/api/v1/clips", params=params)
+    assert response.status_code == 200, response.text
+    return list(response.json()["items"])
+
+
+def events_of_kind(api: httpx.Client, kind: str) -> list[dict[str, object]]:
+    response = api.get("/api/v1/events", params={"kind": kind})
     assert response.status_code == 200, response.text
     return list(response.json()["items"])
 
@@ -200,14 +206,14 @@ def test_marked_event_reaches_the_inspector_as_a_seekable_verified_clip(
     trigger_mark(config)
 
     with central.client() as api:
-        clips = wait_for(lambda: listed_clips(api), 60, "the clip to be listed by central")
+        marks = wait_for(lambda: events_of_kind(api, "mark"), 60, "the event at central")
+        assert len(marks) == 1
+        mark_id = marks[0]["id"]
+        clips = wait_for(lambda: listed_clips(api, event=mark_id), 60, "the clip at central")
         assert len(clips) == 1
         clip = clips[0]
         assert clip["sha256"] in edge_clip_hashes(config).values()
-
-        events = api.get("/api/v1/events").json()["items"]
-        assert [e["kind"] for e in events] == ["mark"]
-        assert clip["event_ids"] == [events[0]["id"]]
+        assert clip["event_ids"] == [mark_id]
 
         ranged = api.get(f"/api/v1/clips/{clip['id']}/video", headers={"Range": "bytes=100-199"})
         assert ranged.status_code == 206
@@ -250,14 +256,17 @@ def test_clip_arrives_exactly_once_when_ingest_dies_mid_transfer(
     central.start("ingest")
 
     with central.client() as api:
-        clips = wait_for(lambda: listed_clips(api), 120, "the clip after ingest restarted")
+        mark_id = wait_for(lambda: events_of_kind(api, "mark"), 60, "the event")[0]["id"]
+        clips = wait_for(
+            lambda: listed_clips(api, event=mark_id), 120, "the clip after ingest restarted"
+        )
         sha = clips[0]["sha256"]
         assert sha in edge_clip_hashes(config).values()
         whole = api.get(f"/api/v1/clips/{clips[0]['id']}/video")
         assert hashlib.sha256(whole.content).hexdigest() == sha
         # exactly once: the edge's retries after the restart did not create a second clip
         wait_for(lambda: edge_outbox_drained(config), 30, "the edge to see its delivery acked")
-        assert len(listed_clips(api)) == 1
+        assert len(listed_clips(api, event=mark_id)) == 1
 
 
 def edge_clip_size(config: Path) -> int:
