@@ -37,6 +37,7 @@ __all__ = ["CameraRecorder", "CameraStatus", "Recorder", "file_metadata", "fsync
 
 log = logging.getLogger(__name__)
 
+TICK_S = 1.0  # supervision period: closed segments, data flow, exits
 BACKOFF_CAP_S = 30.0
 STARTUP_GRACE_S = 5.0
 OFFLINE_AFTER_S = 10.0
@@ -168,7 +169,7 @@ class CameraRecorder:
                     self._tick()
                 except (OSError, StoreError, MediaError) as exc:
                     log.error("camera %s: supervisor error: %s", self.camera.id, exc)
-                self._stop.wait(0.25)
+                self._stop.wait(TICK_S)
         finally:
             self._stop_pair()
             try:
