@@ -130,7 +130,7 @@ class HealthConfig(_Section):
 
     check_seconds: float = Field(default=10.0, gt=0, le=3600)
     publish_seconds: float = Field(default=60.0, gt=0, le=86400)
-    frames_per_segment: int = Field(default=3, ge=1, le=30)
+    frames_per_segment: int = Field(default=2, ge=1, le=30)
     frozen_seconds: float = Field(default=60.0, gt=0, le=86400)
     frozen_tolerance: float = Field(default=0.5, ge=0, le=255)
     dark_luma: float = Field(default=20.0, ge=0, le=255)
