@@ -75,16 +75,54 @@ class RecordingConfig(_Section):
     segment_seconds: int = Field(default=10, ge=1, le=3600)
 
 
+class ClipKindConfig(_Section):
+    """``[clips.kinds.KIND]``: cameras (default all), pre/post (default ``[clips]``), priority."""
+
+    cameras: list[TopicId] | None = Field(default=None, min_length=1, max_length=64)
+    pre_seconds: float | None = Field(default=None, ge=0, le=3600)
+    post_seconds: float | None = Field(default=None, ge=0, le=3600)
+    priority: int | None = Field(default=None, ge=0, le=99)
+
+
 class ClipsConfig(_Section):
     pre_seconds: float = Field(default=10, ge=0, le=3600)
     post_seconds: float = Field(default=20, ge=0, le=3600)
+    kinds: dict[EventKind, ClipKindConfig] = Field(default_factory=dict)
+
+
+class SessionsConfig(_Section):
+    """``[sessions]``: loading-session clips (whole session, every camera, in pieces)."""
+
+    max_clip_seconds: float = Field(default=600, ge=10, le=3600)
+    priority: int = Field(default=20, ge=0, le=99)
+    max_hours: float = Field(default=12, gt=0, le=72)
+
+
+InputKind = Literal[  # "mark": a mark-the-moment push button wired as a plain input
+    "mark",
+    "metal_detector_reject",
+    "metal_detector_pass",
+    "seal_applied",
+    "seal_broken",
+    "door_open",
+    "custom",
+]
 
 
 class GpioInput(_Section):
     name: TopicId
     pin: int = Field(ge=0, le=1023)
-    kind: EventKind
+    kind: InputKind
     active_high: bool = False
+    pull: Literal["up", "down", "none"] | None = None  # default: away from the active level
+    debounce_ms: int = Field(default=20, ge=0, le=10_000)
+    min_pulse_ms: int = Field(default=0, ge=0, le=60_000)
+
+    @property
+    def pull_mode(self) -> str:
+        if self.pull is not None:
+            return self.pull
+        return "down" if self.active_high else "up"
 
 
 class SimulationConfig(_Section):
@@ -93,7 +131,8 @@ class SimulationConfig(_Section):
 
 
 class GpioConfig(_Section):
-    backend: Literal["mock", "native"] = "mock"
+    backend: Literal["mock", "native", "jetson"] = "mock"
+    numbering: Literal["bcm", "board"] = "bcm"  # pin numbers: BCM (gpiozero) or header pins
     inputs: list[GpioInput] = Field(default_factory=list, max_length=64)
     simulation: SimulationConfig | None = None
 
@@ -105,6 +144,8 @@ class GpioConfig(_Section):
             raise ValueError("inputs: input names must be unique")
         if len(set(pins)) != len(pins):
             raise ValueError("inputs: pins must be unique")
+        if self.numbering == "board" and self.backend != "jetson":
+            raise ValueError("numbering = 'board' is only supported with backend = 'jetson'")
         if self.simulation is not None:
             if self.backend != "mock":
                 raise ValueError("simulation is only allowed with backend = 'mock'")
@@ -143,6 +184,62 @@ class HealthConfig(_Section):
     clock_grace_seconds: float = Field(default=120.0, ge=0, le=86400)
 
 
+PANEL_COLOURS = ("green", "amber", "red", "blue")
+
+
+class PanelLedsConfig(_Section):
+    """``[panel.leds]``: BCM pin of each wired status LED; every colour is optional."""
+
+    green: int | None = Field(default=None, ge=0, le=1023)
+    amber: int | None = Field(default=None, ge=0, le=1023)
+    red: int | None = Field(default=None, ge=0, le=1023)
+    blue: int | None = Field(default=None, ge=0, le=1023)
+    active_high: bool = True
+
+    def wired(self) -> dict[str, int]:
+        """Colour → pin of the LEDs that are wired."""
+        pins = {"green": self.green, "amber": self.amber, "red": self.red, "blue": self.blue}
+        return {colour: pin for colour, pin in pins.items() if pin is not None}
+
+
+class PanelButtonsConfig(_Section):
+    """``[panel.buttons]``: push buttons to GND (internal pull-up); both optional."""
+
+    loading: int | None = Field(default=None, ge=0, le=1023)
+    mark: int | None = Field(default=None, ge=0, le=1023)
+    hold_seconds: float = Field(default=5.0, gt=0, le=60)
+    bounce_seconds: float = Field(default=0.05, ge=0, le=1)
+
+    def wired(self) -> dict[str, int]:
+        pins = {"loading": self.loading, "mark": self.mark}
+        return {name: pin for name, pin in pins.items() if pin is not None}
+
+
+class PanelConfig(_Section):
+    """``[panel]``: status LEDs and buttons (docs/panel.md); off when nothing is wired."""
+
+    leds: PanelLedsConfig = PanelLedsConfig()
+    buttons: PanelButtonsConfig = PanelButtonsConfig()
+    refresh_seconds: float = Field(default=0.25, ge=0.02, le=5)
+    ack_seconds: float = Field(default=1.0, gt=0, le=10)
+    starting_seconds: float = Field(default=60.0, ge=0, le=3600)
+    broker_alarm_minutes: float = Field(default=10.0, ge=0, le=24 * 60)
+
+    @model_validator(mode="after")
+    def _unique_pins(self) -> PanelConfig:
+        pins = list(self.leds.wired().values()) + list(self.buttons.wired().values())
+        if len(set(pins)) != len(pins):
+            raise ValueError("leds and buttons must use different pins")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.leds.wired() or self.buttons.wired())
+
+    def pins(self) -> set[int]:
+        return set(self.leds.wired().values()) | set(self.buttons.wired().values())
+
+
 class EdgeConfig(_Section):
     site: SiteConfig
     storage: StorageConfig = StorageConfig()
@@ -150,9 +247,11 @@ class EdgeConfig(_Section):
     recording: RecordingConfig = RecordingConfig()
     cameras: list[CameraConfig] = Field(min_length=1, max_length=64)
     clips: ClipsConfig = ClipsConfig()
+    sessions: SessionsConfig = SessionsConfig()
     gpio: GpioConfig = GpioConfig()
     retention: RetentionConfig = RetentionConfig()
     health: HealthConfig = HealthConfig()
+    panel: PanelConfig = PanelConfig()
 
     @field_validator("cameras")
     @classmethod
@@ -161,6 +260,22 @@ class EdgeConfig(_Section):
         if len(set(ids)) != len(ids):
             raise ValueError("camera ids must be unique")
         return cameras
+
+    @model_validator(mode="after")
+    def _clip_cameras_exist(self) -> EdgeConfig:
+        ids = {c.id for c in self.cameras}
+        for kind, spec in self.clips.kinds.items():
+            unknown = [c for c in spec.cameras or [] if c not in ids]
+            if unknown:
+                raise ValueError(f"clips.kinds.{kind}.cameras: no camera with id {unknown[0]!r}")
+        return self
+
+    @model_validator(mode="after")
+    def _panel_pins_free(self) -> EdgeConfig:
+        shared = self.panel.pins() & {spec.pin for spec in self.gpio.inputs}
+        if shared:
+            raise ValueError(f"panel: pin(s) {sorted(shared)} are also gpio inputs")
+        return self
 
     def camera(self, camera_id: str) -> AnyCamera:
         for cam in self.cameras:

@@ -161,10 +161,50 @@ def _migration_4(db: sqlite_utils.Database) -> None:
     )
 
 
+def _migration_5(db: sqlite_utils.Database) -> None:
+    """Loading sessions, handled commands (idempotent by id) and session clips."""
+    db.execute(
+        """CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            started_ts REAL NOT NULL,
+            ended_at TEXT,
+            ended_ts REAL,
+            container_no TEXT,
+            vehicle_plate TEXT,
+            seal_numbers TEXT NOT NULL DEFAULT '[]',
+            start_source TEXT NOT NULL,
+            end_source TEXT,
+            start_event_id TEXT NOT NULL,
+            end_event_id TEXT,
+            hold_id INTEGER,
+            clip_state TEXT NOT NULL DEFAULT 'none',
+            clip_note TEXT
+        )"""
+    )
+    # at most one active session, enforced by SQLite across processes
+    db.execute("CREATE UNIQUE INDEX sessions_one_active ON sessions ((1)) WHERE ended_at IS NULL")
+    db.execute("CREATE INDEX sessions_clip_state ON sessions (clip_state)")
+    db.execute(
+        """CREATE TABLE commands (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            ok INTEGER NOT NULL,
+            detail TEXT NOT NULL,
+            data TEXT NOT NULL DEFAULT '{}'
+        )"""
+    )
+    db.execute("ALTER TABLE clips ADD COLUMN session_id TEXT")
+    db.execute("ALTER TABLE clips ADD COLUMN piece INTEGER")
+    db.execute("CREATE UNIQUE INDEX clips_session_piece ON clips (session_id, camera, piece)")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_1,
     _migration_2,
     _migration_3,
     _migration_4,
+    _migration_5,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -49,6 +49,8 @@ class Clip:
     size: int
     sha256: str
     gaps: list[tuple[str, str]]
+    session_id: str | None = None
+    piece: int | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,8 @@ def clip_from_row(r: Any) -> Clip:
         size=r["size"],
         sha256=r["sha256"],
         gaps=[(a, b) for a, b in json.loads(r["gaps"] or "[]")],
+        session_id=r.get("session_id"),
+        piece=r.get("piece"),
     )
 
 

@@ -13,7 +13,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -199,9 +199,15 @@ class Store:
         data: dict[str, Any],
         clip_state: str,
         priority: int,
+        also: Callable[[sqlite_utils.Database], None] | None = None,
     ) -> int:
-        """Commit the event and its outbox entry in one transaction; return the outbox seq."""
+        """Commit the event and its outbox entry in one transaction; return the outbox seq.
+
+        ``also`` runs inside the same transaction first (e.g. a session row); if it raises,
+        nothing is committed."""
         with self.transaction() as db:
+            if also is not None:
+                also(db)
             db.table("events").insert(
                 {
                     "id": event_id,
@@ -250,12 +256,16 @@ class Store:
         sha256: str,
         gaps: list[tuple[datetime, datetime]],
         priority: int,
+        session_id: str | None = None,
+        piece: int | None = None,
     ) -> int:
         """Record a clip file and queue it in the outbox in one transaction; return its seq."""
         with self.transaction() as db:
             db.table("clips").insert(
                 {
                     "file_id": file_id,
+                    "session_id": session_id,
+                    "piece": piece,
                     "event_id": event_id,
                     "camera": camera,
                     "path": str(path),

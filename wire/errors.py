@@ -41,3 +41,11 @@ class AuthError(ReeferWatchError, PermissionError):
 
 class ExternalProgramMissing(ReeferWatchError, FileNotFoundError):
     """A required external program (ffmpeg, mosquitto, ...) is not installed."""
+
+
+class ContainerNumberError(ReeferWatchError, ValueError):
+    """A container number is malformed or fails its ISO 6346 check digit."""
+
+
+class SessionError(ReeferWatchError, RuntimeError):
+    """A loading session cannot be started or ended in the current state."""
