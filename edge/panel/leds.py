@@ -1,0 +1,133 @@
+"""Status LEDs: gpiozero ``LED`` objects played by one small thread.
+
+``Leds(pins, factory)`` opens one ``LED`` per wired colour. ``show(pattern)`` hands the
+player thread a new ``Pattern``; the thread sets the LEDs for a step and then waits on an
+event for the step's duration (no busy loop), so a change of pattern takes effect at once
+and all LEDs of a step switch together. ``walk()`` lights each LED alone once (for the
+self-test). ``close()`` is idempotent, stops the thread and leaves every LED off.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+from edge.panel.patterns import COLOURS, OFF, WALK_S, Pattern, solid
+from wire.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+class Leds:
+    """The wired status LEDs; a context manager."""
+
+    def __init__(self, pins: Mapping[str, int], factory: Any, active_high: bool = True) -> None:
+        from gpiozero import LED
+        from gpiozero.exc import GPIOZeroError
+
+        unknown = set(pins) - set(COLOURS)
+        if unknown:
+            raise ConfigError(f"panel.leds: unknown colour(s) {sorted(unknown)}")
+        self.leds: dict[str, Any] = {}
+        self._pattern = solid(OFF)
+        self._changed = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+        try:
+            for colour in COLOURS:
+                if colour in pins:
+                    self.leds[colour] = LED(
+                        pins[colour],
+                        active_high=active_high,
+                        initial_value=False,
+                        pin_factory=factory,
+                    )
+        except (GPIOZeroError, OSError) as exc:
+            self.close()
+            raise ConfigError(f"panel.leds: cannot open the LEDs ({exc})") from exc
+
+    @property
+    def wired(self) -> frozenset[str]:
+        return frozenset(self.leds)
+
+    def start(self) -> None:
+        if self._thread is None and self.leds and not self._closed:
+            self._thread = threading.Thread(target=self._run, name="panel-leds", daemon=True)
+            self._thread.start()
+
+    def show(self, pattern: Pattern) -> None:
+        """Play ``pattern`` from its first step, replacing whatever played before."""
+        with self._lock:
+            self._pattern = pattern
+        self._changed.set()
+
+    @property
+    def pattern(self) -> Pattern:
+        with self._lock:
+            return self._pattern
+
+    def walk(self) -> list[str]:
+        """Light each LED alone for ``WALK_S`` (blocking; not while the player runs)."""
+        walked = []
+        for colour in COLOURS:
+            if colour in self.leds and not self._stop.is_set():
+                self._apply(frozenset({colour}))
+                self._stop.wait(WALK_S)
+                walked.append(colour)
+        self._apply(OFF)
+        return walked
+
+    def _apply(self, lit: frozenset[str]) -> None:
+        for colour, led in self.leds.items():
+            if colour in lit:
+                led.on()
+            else:
+                led.off()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._changed.clear()
+            self._play(self.pattern)
+        self._apply(OFF)
+
+    def _play(self, pattern: Pattern) -> None:
+        """Play until the pattern changes or the LEDs close."""
+        while True:
+            for seconds, lit in pattern.steps:
+                self._apply(lit)
+                if self._changed.wait(None if math.isinf(seconds) else seconds):
+                    return
+            if not pattern.repeat:
+                self._changed.wait()
+                return
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._stop.set()
+        self._changed.set()
+        if self._thread is not None:
+            self._thread.join(5)
+        for led in self.leds.values():
+            led.off()
+            led.close()
+        self.leds.clear()
+
+    def __enter__(self) -> Leds:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
