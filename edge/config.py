@@ -240,62 +240,6 @@ class PanelConfig(_Section):
         return set(self.leds.wired().values()) | set(self.buttons.wired().values())
 
 
-PANEL_COLOURS = ("green", "amber", "red", "blue")
-
-
-class PanelLedsConfig(_Section):
-    """``[panel.leds]``: BCM pin of each wired status LED; every colour is optional."""
-
-    green: int | None = Field(default=None, ge=0, le=1023)
-    amber: int | None = Field(default=None, ge=0, le=1023)
-    red: int | None = Field(default=None, ge=0, le=1023)
-    blue: int | None = Field(default=None, ge=0, le=1023)
-    active_high: bool = True
-
-    def wired(self) -> dict[str, int]:
-        """Colour → pin of the LEDs that are wired."""
-        pins = {"green": self.green, "amber": self.amber, "red": self.red, "blue": self.blue}
-        return {colour: pin for colour, pin in pins.items() if pin is not None}
-
-
-class PanelButtonsConfig(_Section):
-    """``[panel.buttons]``: push buttons to GND (internal pull-up); both optional."""
-
-    loading: int | None = Field(default=None, ge=0, le=1023)
-    mark: int | None = Field(default=None, ge=0, le=1023)
-    hold_seconds: float = Field(default=5.0, gt=0, le=60)
-    bounce_seconds: float = Field(default=0.05, ge=0, le=1)
-
-    def wired(self) -> dict[str, int]:
-        pins = {"loading": self.loading, "mark": self.mark}
-        return {name: pin for name, pin in pins.items() if pin is not None}
-
-
-class PanelConfig(_Section):
-    """``[panel]``: status LEDs and buttons (docs/panel.md); off when nothing is wired."""
-
-    leds: PanelLedsConfig = PanelLedsConfig()
-    buttons: PanelButtonsConfig = PanelButtonsConfig()
-    refresh_seconds: float = Field(default=0.25, ge=0.02, le=5)
-    ack_seconds: float = Field(default=1.0, gt=0, le=10)
-    starting_seconds: float = Field(default=60.0, ge=0, le=3600)
-    broker_alarm_minutes: float = Field(default=10.0, ge=0, le=24 * 60)
-
-    @model_validator(mode="after")
-    def _unique_pins(self) -> PanelConfig:
-        pins = list(self.leds.wired().values()) + list(self.buttons.wired().values())
-        if len(set(pins)) != len(pins):
-            raise ValueError("leds and buttons must use different pins")
-        return self
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.leds.wired() or self.buttons.wired())
-
-    def pins(self) -> set[int]:
-        return set(self.leds.wired().values()) | set(self.buttons.wired().values())
-
-
 class EdgeConfig(_Section):
     site: SiteConfig
     storage: StorageConfig = StorageConfig()
@@ -307,7 +251,6 @@ class EdgeConfig(_Section):
     gpio: GpioConfig = GpioConfig()
     retention: RetentionConfig = RetentionConfig()
     health: HealthConfig = HealthConfig()
-    panel: PanelConfig = PanelConfig()
     panel: PanelConfig = PanelConfig()
 
     @field_validator("cameras")
@@ -325,13 +268,6 @@ class EdgeConfig(_Section):
             unknown = [c for c in spec.cameras or [] if c not in ids]
             if unknown:
                 raise ValueError(f"clips.kinds.{kind}.cameras: no camera with id {unknown[0]!r}")
-        return self
-
-    @model_validator(mode="after")
-    def _panel_pins_free(self) -> EdgeConfig:
-        shared = self.panel.pins() & {spec.pin for spec in self.gpio.inputs}
-        if shared:
-            raise ValueError(f"panel: pin(s) {sorted(shared)} are also gpio inputs")
         return self
 
     @model_validator(mode="after")
