@@ -1,4 +1,4 @@
-"""``reeferwatch-edge``: ``run``, ``trigger`` and ``status`` (argparse).
+"""``reeferwatch-edge``: ``run``, ``trigger``, ``status`` and ``selftest`` (argparse).
 
 Exit codes: 0 ok, 1 failure (e.g. no clip could be cut), 2 bad configuration or usage,
 3 timeout of ``trigger --wait``.
@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     status.add_argument("--config", required=True)
     status.add_argument("--json", action="store_true", help="print one JSON object")
+    test = sub.add_parser(
+        "selftest", help="installer checks: cameras, inputs, LEDs, broker, clock (exit 1 = fail)"
+    )
+    test.add_argument("--config", required=True)
+    test.add_argument("--dry-run", action="store_true", help="configuration and local checks")
+    test.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
@@ -63,12 +69,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         config = load_config(args.config)
+        if args.command == "selftest":
+            return _selftest(config, args.dry_run, args.json)
         if args.command == "run":
             return _run(config)
         if args.command == "trigger":
             return _trigger(config, args.kind, args.camera, args.wait)
         return _status(config, args.json)
     except ConfigError as exc:
+        if args.command == "selftest":
+            print("FAIL config: see below", file=sys.stderr)
         print(f"reeferwatch-edge: {exc}", file=sys.stderr)
         return 2
     except ReeferWatchError as exc:
@@ -119,6 +129,21 @@ def _trigger(config: EdgeConfig, kind: str, camera: str | None, wait: float | No
             print(f"reeferwatch-edge: no clip: {event.clip_note}", file=sys.stderr)
             return 1
         return 0
+
+
+def _selftest(config: EdgeConfig, dry_run: bool, as_json: bool) -> int:
+    from edge.selftest import run_selftest
+
+    report = run_selftest(config, dry_run=dry_run)
+    if as_json:
+        print(json.dumps(report.as_dict()))
+    else:
+        for check in report.checks:
+            print(f"{'PASS' if check.ok else 'FAIL'} {check.name}: {check.detail}")
+    if not report.ok:
+        print(f"reeferwatch-edge: selftest failed: {', '.join(report.failed())}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _status(config: EdgeConfig, as_json: bool) -> int:

@@ -1,10 +1,12 @@
 """The clip worker: turns events whose clip is pending into clip files in the outbox.
 
 An event at ``t`` waits until closed segments reach ``t + post`` for every camera it
-concerns, then one clip per camera is cut, fsynced, hashed, recorded and queued (file
+concerns (cameras, pre/post and priority per kind from ``[clips.kinds.KIND]``), then one
+clip per camera is cut, fsynced, hashed, recorded and queued (file
 item). If recording stays down past ``t + post + 2 segments`` (plus a grace), what exists is
 cut and the gaps are noted; with nothing at all the clip is marked ``failed``. The event
-itself is already in the outbox, so it is never lost.
+itself is already in the outbox, so it is never lost. Ended loading sessions are cut by
+``edge.sessionclips`` in the same thread.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from types import TracebackType
 
 from edge.clips import clip_name, cut_window
 from edge.config import EdgeConfig
-from edge.events import file_priority
+from edge.events import PRIORITY_FILE_OFFSET, file_priority
 from edge.recorder import file_metadata, fsync_dir
+from edge.sessionclips import SessionClipper
 from edge.store import Event, Store
 from edge.timeutil import iso, now
 from wire.errors import MediaError, NotCoveredError, StoreError
@@ -38,6 +41,7 @@ class ClipWorker:
         self.store = store
         self.poll_s = poll_s
         self.clips_dir = config.data_dir / "clips"
+        self.sessions = SessionClipper(config, store, self.cut)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -75,31 +79,43 @@ class ClipWorker:
             self._stop.wait(self.poll_s)
 
     def process_pending(self) -> int:
-        """Cut every pending clip whose window is ready (or overdue); return how many events."""
+        """Cut every pending clip whose window is ready (or overdue); return how many
+        events and ended loading sessions were decided."""
         done = 0
         for event in self.store.events_with_clip_state("pending"):
             if self._stop.is_set():
                 break
             if self._process(event):
                 done += 1
-        return done
+        return done + self.sessions.process_pending(self._stop)
 
     def _cameras(self, event: Event) -> list[str]:
         known = [c.id for c in self.config.cameras]
-        if event.camera is None:
-            return known
-        return [event.camera] if event.camera in known else []
+        if event.camera is not None:
+            return [event.camera] if event.camera in known else []
+        spec = self.config.clips.kinds.get(event.kind)  # type: ignore[call-overload]
+        return list(spec.cameras) if spec is not None and spec.cameras else known
+
+    def _window(self, event: Event) -> tuple[datetime, datetime, int]:
+        """``[t - pre, t + post]`` and the file priority, from ``[clips.kinds.KIND]``."""
+        clips = self.config.clips
+        spec = clips.kinds.get(event.kind)  # type: ignore[call-overload]
+        pre = spec.pre_seconds if spec and spec.pre_seconds is not None else clips.pre_seconds
+        post = spec.post_seconds if spec and spec.post_seconds is not None else clips.post_seconds
+        if spec is not None and spec.priority is not None:
+            priority = PRIORITY_FILE_OFFSET + spec.priority
+        else:
+            priority = file_priority(event.kind)
+        start = event.occurred_at - timedelta(seconds=pre)
+        end = event.occurred_at + timedelta(seconds=post)
+        return start, max(end, start + timedelta(seconds=1)), priority
 
     def _process(self, event: Event) -> bool:
         cameras = self._cameras(event)
         if not cameras:
             self.store.set_clip_state(event.id, "failed", f"unknown camera {event.camera!r}")
             return True
-        t = event.occurred_at
-        start = t - timedelta(seconds=self.config.clips.pre_seconds)
-        end = t + timedelta(seconds=self.config.clips.post_seconds)
-        if end <= start:
-            end = start + timedelta(seconds=1)
+        start, end, priority = self._window(event)
         ready = all(self._covered_until(cam, end) for cam in cameras)
         deadline = end + timedelta(seconds=2 * self.config.recording.segment_seconds + GRACE_S)
         if not ready and now() < deadline:
@@ -107,11 +123,12 @@ class ClipWorker:
         notes: list[str] = []
         made = 0
         have = {c.camera for c in self.store.clips_for_event(event.id)}
+        meta = {"event_id": event.id, "event_kind": event.kind}
         for cam in cameras:
             if cam in have:
                 made += 1
                 continue
-            note = self._cut_one(event, cam, start, end)
+            note = self.cut(cam, start, end, event.id, meta, priority, event_id=event.id)
             if note is None:
                 made += 1
             else:
@@ -124,38 +141,40 @@ class ClipWorker:
         last = self.store.last_segment(camera)
         return last is not None and last.end >= end
 
-    def _cut_one(self, event: Event, camera: str, start: datetime, end: datetime) -> str | None:
+    def cut(
+        self,
+        camera: str,
+        start: datetime,
+        end: datetime,
+        tag: str,
+        extra_meta: dict[str, str],
+        priority: int,
+        *,
+        event_id: str | None = None,
+        session_id: str | None = None,
+        piece: int | None = None,
+    ) -> str | None:
         """Cut, hash and queue one clip; return None on success or a note on failure."""
         file_id = new_ulid()
-        out = self.clips_dir / clip_name(self.config.site.id, camera, start, event.id)
+        out = self.clips_dir / clip_name(self.config.site.id, camera, start, tag)
         meta = file_metadata(self.config, camera)
-        meta["event_id"] = event.id
-        meta["event_kind"] = event.kind
+        meta.update(extra_meta)
         try:
             result = cut_window(self.store, camera, start, end, out, meta)
         except NotCoveredError as exc:
-            log.warning("event %s: %s", event.id, exc)
+            log.warning("clip %s: %s", tag, exc)
             return "not recorded"
         except MediaError as exc:
-            log.error("event %s: clip for %s failed: %s", event.id, camera, exc)
+            log.error("clip %s for %s failed: %s", tag, camera, exc)
             return f"cut failed: {exc}"
         fsync_dir(out.parent)
         digest = sha256_file(out)
         size = Path(out).stat().st_size
-        self.store.add_clip(
-            file_id,
-            event.id,
-            camera,
-            out,
-            result.start,
-            result.end,
-            size,
-            digest,
-            result.gaps,
-            file_priority(event.kind),
-        )
+        self.store.add_clip(file_id, event_id, camera, out, result.start, result.end, size,
+                            digest, result.gaps, priority, session_id=session_id,
+                            piece=piece)  # fmt: skip
         if result.gaps:
             gaps = ", ".join(f"{iso(a)}–{iso(b)}" for a, b in result.gaps)
-            log.warning("event %s: clip for %s has gaps: %s", event.id, camera, gaps)
-        log.info("event %s: clip %s queued (%s, %d bytes)", event.id, file_id, camera, size)
+            log.warning("clip %s for %s has gaps: %s", tag, camera, gaps)
+        log.info("clip %s queued (%s, %s, %d bytes)", file_id, tag, camera, size)
         return None

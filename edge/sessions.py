@@ -225,8 +225,10 @@ class LoadingSessions:
             remove_hold(self.store, hold_id)
 
 
-def session_event_ids(store: Store, session_id: str) -> list[str]:
+def session_event_ids(store: Store, session_id: str | None) -> list[str]:
     """The loading_start and loading_end event ids of a session (for a clip's FileInit)."""
+    if session_id is None:
+        return []
     rows = store.query(
         "SELECT start_event_id, end_event_id FROM sessions WHERE id = ?", (session_id,)
     )

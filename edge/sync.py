@@ -24,9 +24,11 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.clock import clock_synced
+from edge.commands import CommandHandler
 from edge.config import EdgeConfig
 from edge.health.publisher import HealthPublisher
 from edge.health.report import build_health_message
+from edge.sessions import session_event_ids
 from edge.store import OutboxItem, Store
 from edge.timeutil import now
 from edge.transfer import Transfer
@@ -35,7 +37,6 @@ from wire.errors import ReeferWatchError, StoreError, TransferError, WireError
 from wire.models import (
     AckMessage,
     CommandMessage,
-    CommandResult,
     EventMessage,
     FileAck,
     FileFin,
@@ -70,6 +71,7 @@ class SyncClient:
         self._event_sent: dict[str, float] = {}
         self._thread: threading.Thread | None = None
         self._closed = False
+        self.commands = CommandHandler(config, store)
         self.error_backoff = ERROR_BACKOFF_S
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -237,11 +239,9 @@ class SyncClient:
             self.store.set_acked_ranges(item.seq, held)
 
     def _handle_command(self, cmd: CommandMessage) -> None:
-        ok = cmd.kind == "ping"
-        detail = "pong" if ok else f"{cmd.kind} is not supported by this edge version yet"
-        result = CommandResult(
-            sent_at=now(), clock_synced=clock_synced(), id=cmd.id, ok=ok, detail=detail
-        )
+        result = self.commands.handle(cmd)  # edge.commands: once per id, expiry, sessions
+        if result is None:
+            return
         self.client.publish(
             topics.up(self.site, self.device, "cmd-result"), codec.encode(result), qos=1
         )
@@ -367,7 +367,9 @@ class SyncClient:
             camera=clip.camera,
             start=clip.start,
             end=clip.end,
-            event_ids=[clip.event_id] if clip.event_id else [],
+            event_ids=[clip.event_id]
+            if clip.event_id
+            else session_event_ids(self.store, clip.session_id),
             chunk_size=transfer.chunk_size,
         )
         self.client.publish(

@@ -169,10 +169,15 @@ class AckMessage(WireModel):
 
 
 class CommandMessage(WireModel):
-    """On ``down/cmd``: a command with an id; the edge answers on ``up/cmd-result``."""
+    """On ``down/cmd``: a command with an id; the edge answers on ``up/cmd-result``.
+
+    Handled once per id; refused after ``expires_at``. ``loading_start`` takes the optional
+    args ``container_no`` (ISO 6346), ``vehicle_plate`` and ``seal_numbers`` (comma-separated);
+    ``loading_end`` takes none.
+    """
 
     id: WireId
-    kind: Literal["ping", "upload_window", "config_refresh"]
+    kind: Literal["ping", "upload_window", "config_refresh", "loading_start", "loading_end"]
     issued_at: AwareDatetime
     expires_at: AwareDatetime
     args: dict[Annotated[str, Field(max_length=64)], ScalarValue] = Field(
