@@ -1,6 +1,8 @@
-"""Status LEDs: gpiozero ``LED`` objects played by one small thread.
+"""Status LEDs: output pins of the ``[gpio] backend`` played by one small thread.
 
-``Leds(pins, factory)`` opens one ``LED`` per wired colour. ``show(pattern)`` hands the
+``Leds(pins, backend)`` opens one output per wired colour through ``edge.pins`` (a gpiozero
+``DigitalOutputDevice`` — what ``LED`` is — on a Pi, MockFactory in tests, Jetson.GPIO on a
+Jetson). ``show(pattern)`` hands the
 player thread a new ``Pattern``; the thread sets the LEDs for a step and then waits on an
 event for the step's duration (no busy loop), so a change of pattern takes effect at once
 and all LEDs of a step switch together. ``walk()`` lights each LED alone once (for the
@@ -14,10 +16,10 @@ import math
 import threading
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
 
 from edge.panel.patterns import COLOURS, OFF, WALK_S, Pattern, solid
-from wire.errors import ConfigError
+from edge.pins import OutputPin, PinBackend
+from wire.errors import ConfigError, ReeferWatchError
 
 log = logging.getLogger(__name__)
 
@@ -25,14 +27,13 @@ log = logging.getLogger(__name__)
 class Leds:
     """The wired status LEDs; a context manager."""
 
-    def __init__(self, pins: Mapping[str, int], factory: Any, active_high: bool = True) -> None:
-        from gpiozero import LED
-        from gpiozero.exc import GPIOZeroError
-
+    def __init__(
+        self, pins: Mapping[str, int], backend: PinBackend, active_high: bool = True
+    ) -> None:
         unknown = set(pins) - set(COLOURS)
         if unknown:
             raise ConfigError(f"panel.leds: unknown colour(s) {sorted(unknown)}")
-        self.leds: dict[str, Any] = {}
+        self.leds: dict[str, OutputPin] = {}
         self._pattern = solid(OFF)
         self._changed = threading.Event()
         self._stop = threading.Event()
@@ -42,13 +43,9 @@ class Leds:
         try:
             for colour in COLOURS:
                 if colour in pins:
-                    self.leds[colour] = LED(
-                        pins[colour],
-                        active_high=active_high,
-                        initial_value=False,
-                        pin_factory=factory,
-                    )
-        except (GPIOZeroError, OSError) as exc:
+                    self.leds[colour] = backend.open_output(pins[colour], active_high=active_high)
+                    self.leds[colour].set(False)
+        except (ReeferWatchError, OSError) as exc:
             self.close()
             raise ConfigError(f"panel.leds: cannot open the LEDs ({exc})") from exc
 
@@ -85,10 +82,7 @@ class Leds:
 
     def _apply(self, lit: frozenset[str]) -> None:
         for colour, led in self.leds.items():
-            if colour in lit:
-                led.on()
-            else:
-                led.off()
+            led.set(colour in lit)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -117,7 +111,7 @@ class Leds:
         if self._thread is not None:
             self._thread.join(5)
         for led in self.leds.values():
-            led.off()
+            led.set(False)
             led.close()
         self.leds.clear()
 

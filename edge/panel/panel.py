@@ -1,6 +1,7 @@
 """The panel of the ``run`` process: sources → state → LEDs, buttons → actions.
 
-``Panel(config, sources, actions, factory)`` opens the wired LEDs and buttons. Its thread
+``Panel(config, sources, actions, backend)`` opens the wired LEDs and buttons on the pin
+backend of ``[gpio]`` (shared with the inputs; the panel does not close it). Its thread
 samples ``PanelSources`` every ``refresh_seconds`` (and at once after a press), computes the
 display state (``edge.panel.state``) and hands the LEDs a new pattern only when the state
 changes. The panel never imports the modules behind its actions: ``run`` passes plain
@@ -23,6 +24,7 @@ from edge.panel.buttons import Buttons
 from edge.panel.leds import Leds
 from edge.panel.patterns import WALK_S, render
 from edge.panel.state import PanelInputs, State, compute_state
+from edge.pins import PinBackend
 from wire.errors import ReeferWatchError
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,7 @@ class Panel:
         config: PanelConfig,
         sources: PanelSources,
         actions: PanelActions,
-        factory: Any,
+        backend: PinBackend,
     ) -> None:
         self.config = config
         self.sources = sources
@@ -73,10 +75,15 @@ class Panel:
         self._started = time.monotonic()
         self._start_done = False
         self._offline_since: float | None = self._started
-        self.leds = Leds(config.leds.wired(), factory, config.leds.active_high)
+        self.leds = Leds(config.leds.wired(), backend, config.leds.active_high)
+        factory: Any = getattr(backend, "factory", None)  # gpiozero backends only
+        buttons = config.buttons.wired()
+        if buttons and factory is None:
+            log.warning("panel: buttons need a gpiozero pin backend; %s has none", backend.name)
+            buttons = {}
         try:
             self.buttons = Buttons(
-                config.buttons.wired(),
+                buttons,
                 factory,
                 {"loading": self._press_loading, "mark": self._press_mark},
                 on_hold=self.start_selftest,

@@ -107,9 +107,7 @@ def test_red_codes_fewer_blinks_are_more_severe() -> None:
 
 # -- patterns ---------------------------------------------------------------------------
 PERSISTENT = [s for s in State if s not in (State.SELFTEST, State.ACK)]
-SUBSETS = [
-    frozenset(combo) for n in range(1, 5) for combo in itertools.combinations(COLOURS, n)
-]
+SUBSETS = [frozenset(combo) for n in range(1, 5) for combo in itertools.combinations(COLOURS, n)]
 
 
 def on_steps(pattern: Pattern) -> list[frozenset[str]]:
