@@ -38,7 +38,7 @@ def changes(backend: GpiozeroBackend, pin: int) -> int:
 
 def assert_durations(seen: list[tuple[float, bool]], expected: list[tuple[float, bool]]) -> None:
     assert [s for _, s in seen] == [s for _, s in expected], seen
-    for (got, _), (want, _) in zip(seen, expected):
+    for (got, _), (want, _) in zip(seen, expected, strict=True):
         assert got == pytest.approx(want, abs=0.08), (seen, expected)
 
 
