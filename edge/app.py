@@ -1,4 +1,4 @@
-"""The ``run`` process: recorder, clip worker, GPIO, health, retention and sync.
+"""The ``run`` process: recorder, clip worker, GPIO, health, retention, sync and panel.
 
 Everything is opened in an ``ExitStack`` so a failure half-way closes what was opened,
 and the ffmpeg children are stopped before the process exits.
@@ -14,12 +14,17 @@ from contextlib import ExitStack
 
 from edge.clipworker import ClipWorker
 from edge.config import EdgeConfig
+from edge.events import record_event
 from edge.faults import Faults
 from edge.gpio import GpioInputs
 from edge.health.monitor import HealthMonitor
 from edge.health.report import build_health_message
+from edge.panel.panel import Panel, PanelActions, PanelSources
+from edge.pins import PinBackend
 from edge.recorder import Recorder
 from edge.retention import Retention
+from edge.selftest import run_selftest
+from edge.sessions import LoadingSessions
 from edge.store import Store
 from edge.sync import SyncClient
 
@@ -39,6 +44,42 @@ def sd_notify(state: str) -> None:
             sock.sendall(state.encode())
     except OSError as exc:
         log.warning("sd_notify failed: %s", exc)
+
+
+def _panel(
+    config: EdgeConfig,
+    store: Store,
+    recorder: Recorder,
+    faults: Faults,
+    sync: SyncClient,
+    gpio: GpioInputs,
+    backend: PinBackend,
+) -> Panel:
+    """The status panel on the inputs' pin backend, fed about 4×/s from the parts of ``run``."""
+    sessions = LoadingSessions(config, store)
+    sources = PanelSources(
+        recording=lambda: {s.camera: s.running for s in recorder.status()},
+        backlog=store.backlog,
+        connected=sync.connected.is_set,
+        faults=lambda: [(f.scope, f.name) for f in faults.active()],
+        loading=lambda: sessions.active() is not None,
+    )
+    panel: Panel | None = None
+
+    def selftest() -> object:
+        walk = panel.led_walk if panel is not None else None
+        report = run_selftest(config, store=store, pins=gpio, led_walk=walk)
+        if not report.ok:
+            log.error("self-test failed: %s", ", ".join(report.failed()))
+        return "passed" if report.ok else f"failed: {', '.join(report.failed())}"
+
+    actions = PanelActions(
+        on_loading_toggle=lambda: sessions.toggle(source="button"),
+        on_mark=lambda: record_event(store, "mark", source="button"),
+        on_selftest=selftest,
+    )
+    panel = Panel(config.panel, sources, actions, backend)
+    return panel
 
 
 def run(config: EdgeConfig, stop: threading.Event) -> None:
@@ -64,6 +105,11 @@ def run(config: EdgeConfig, stop: threading.Event) -> None:
             temperature=lambda: health.temperature_c,
         )
         sync.start()
+        if config.panel.enabled and gpio.backend is not None:
+            panel = stack.enter_context(
+                _panel(config, store, recorder, faults, sync, gpio, gpio.backend)
+            )
+            panel.start()
         log.info(
             "edge %s/%s running: %d camera(s), data in %s",
             config.site.id,

@@ -177,15 +177,13 @@ class Panel:
         finally:
             self._wake.set()
 
-    def led_walk(self) -> list[str]:
-        """Show the self-test walk twice over (blocking); the colours walked."""
-        wired = sorted(self.leds.wired)
-        seconds = 2 * WALK_S * max(2, len(wired))
+    def led_walk(self) -> None:
+        """Show the self-test walk twice over every wired LED (blocking)."""
+        seconds = 2 * WALK_S * max(2, len(self.leds.wired))
         with self._lock:
             self._walk_until = time.monotonic() + seconds
         self._wake.set()
         self._stop.wait(seconds)
-        return wired
 
     # -- the panel thread ------------------------------------------------------------
     def sample(self) -> PanelInputs:

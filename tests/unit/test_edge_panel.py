@@ -199,7 +199,7 @@ def test_hold_runs_the_selftest_and_not_the_short_press(
 
 
 def test_led_walk_shows_the_selftest_state(panel: Panel, backend: GpiozeroBackend) -> None:
-    assert panel.led_walk() == sorted(PINS)
+    panel.led_walk()
     lit = [p for p in PINS.values() if changes(backend, p) > 0]
     assert sorted(lit) == sorted(PINS.values())
 
