@@ -93,7 +93,7 @@ class ClipsConfig(_Section):
 class SessionsConfig(_Section):
     """``[sessions]``: loading-session clips (whole session, every camera, in pieces)."""
 
-    max_clip_seconds: float = Field(default=600, ge=10, le=3600)
+    max_clip_seconds: float = Field(default=600, ge=1, le=3600)
     priority: int = Field(default=20, ge=0, le=99)
     max_hours: float = Field(default=12, gt=0, le=72)
 

@@ -1,0 +1,95 @@
+"""Loading sessions driven by real ``down/cmd`` messages through a real Mosquitto."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from edge.config import load_config
+from edge.sessions import LoadingSessions
+from edge.store import Store
+from edge.sync import SyncClient
+from edge.timeutil import now
+from tests.helpers import Broker, wait_for
+from wire import codec, topics
+from wire.models import CommandMessage, CommandResult, EventMessage
+
+pytestmark = pytest.mark.slow
+
+SITE, DEVICE = "site01", "edge01"
+
+
+class Central:
+    """Publishes commands, collects ``up/cmd-result`` and ``up/event``."""
+
+    def __init__(self, broker: Broker) -> None:
+        self.results: list[CommandResult] = []
+        self.events: list[EventMessage] = []
+        self.ready = threading.Event()
+        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="central-test",
+                                  protocol=mqtt.MQTTv5)  # fmt: skip
+        self.client.on_connect = lambda c, *a: c.subscribe(topics.up_filter(SITE, DEVICE), qos=1)
+        self.client.on_subscribe = lambda *a: self.ready.set()
+        self.client.on_message = self._on_message
+        self.client.connect(broker.host, broker.port)
+        self.client.loop_start()
+        wait_for(self.ready.is_set, 10, "central to subscribe")
+
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        kind = topics.parse(msg.topic).kind
+        if kind == "cmd-result":
+            self.results.append(codec.decode(CommandResult, msg.payload))
+        elif kind == "event":
+            self.events.append(codec.decode(EventMessage, msg.payload))
+
+    def send(self, cid: str, kind: str, expires_in: float = 60, **args: str) -> None:
+        t = now()
+        cmd = CommandMessage(id=cid, kind=kind, issued_at=t,  # type: ignore[arg-type]
+                             expires_at=t + timedelta(seconds=expires_in), args=args)  # fmt: skip
+        self.client.publish(topics.down(SITE, DEVICE, "cmd"), codec.encode(cmd), qos=1)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def test_loading_session_by_central_command(tmp_path: Path, broker: Broker) -> None:
+    path = tmp_path / "edge.toml"
+    path.write_text(
+        f'[site]\nid = "{SITE}"\ndevice = "{DEVICE}"\nlocation_code = "X-1"\n'
+        f'[storage]\ndata_dir = "data"\n[mqtt]\nhost = "{broker.host}"\nport = {broker.port}\n'
+        '[[cameras]]\nid = "dock1"\n'
+    )
+    config = load_config(path)
+    central = Central(broker)
+    with Store(config.db_path) as store, SyncClient(config, store) as sync:
+        sync.start()
+        wait_for(sync.connected.is_set, 10, "the edge to connect")
+        central.send("cmd-1", "loading_start", container_no="CSQU3054383",
+                     vehicle_plate="ABC-123", seal_numbers="S1, S2")  # fmt: skip
+        central.send("cmd-1", "loading_start", container_no="CSQU3054383")  # duplicate id
+        central.send("cmd-2", "loading_end", expires_in=-5)  # expired
+        wait_for(lambda: len(central.results) >= 2, 10, "two answers")
+        start = wait_for(lambda: next((e for e in central.events if e.kind == "loading_start"),
+                                      None), 10, "the loading_start event")  # fmt: skip
+        assert start.data["container_no"] == "CSQU3054383"
+        assert start.data["seal_numbers"] == "S1,S2" and start.data["vehicle_plate"] == "ABC-123"
+        central.send("cmd-3", "ping")  # commands are handled in order: a marker
+        wait_for(lambda: any(r.id == "cmd-3" for r in central.results), 10, "the ping answer")
+        by_id = {r.id: r for r in central.results}
+        assert [r.id for r in central.results].count("cmd-1") == 1  # answered once
+        assert by_id["cmd-1"].ok and by_id["cmd-1"].data["session_id"] == start.data["session_id"]
+        assert not by_id["cmd-2"].ok and "expired" in by_id["cmd-2"].detail
+        assert LoadingSessions(config, store).active() is not None
+        central.send("cmd-4", "loading_end")
+        wait_for(lambda: any(r.id == "cmd-4" for r in central.results), 10, "the end answer")
+        wait_for(lambda: any(e.kind == "loading_end" for e in central.events), 10, "loading_end")
+        assert LoadingSessions(config, store).active() is None
+        starts = [e for e in central.events if e.kind == "loading_start"]
+        assert len({e.id for e in starts}) == 1  # the duplicate started nothing
+    central.close()
