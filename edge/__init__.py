@@ -17,7 +17,13 @@ What lives where:
 - ``clips``    ``cut_window``: cut ``[start, end]`` from indexed segments with stream copy.
 - ``events``   ``record_event`` (SQLite first, then outbox) and event priorities.
 - ``clipworker`` the thread that turns events with a pending clip into clip files + outbox items.
-- ``gpio``     gpiozero inputs → events; the mock-pin simulation used by the demo.
+- ``gpio``     inputs → events (software debounce, minimum pulse); the demo's mock-pin simulation.
+- ``pins``     (package) pin backends behind one interface: gpiozero native/mock, Jetson.GPIO.
+- ``iso6346``  container numbers: format and check digit.
+- ``sessions`` loading sessions (start/stop/toggle/active), committed with their events.
+- ``sessionclips`` cuts an ended session's cameras start..end into pieces.
+- ``commands`` ``down/cmd`` handling: once per id, expiry, loading_start/loading_end.
+- ``selftest`` the installer's checks behind ``reeferwatch-edge selftest``.
 - ``clock``    whether the kernel clock is synchronised (``adjtimex``).
 - ``faults``   the fault registry: persisted, deduplicated, every raise/clear an event.
 - ``retention`` the disk ring buffer: quota, pinned segments, holds, ``storage_critical``.
@@ -25,5 +31,5 @@ What lives where:
 - ``transfer`` per-file transfer state: which chunks to send next, acked ranges.
 - ``sync``     MQTT client: status/will, outbox drain, file transfer, ``down/ack`` handling.
 - ``app``      wires the parts of ``run`` together with clean shutdown.
-- ``cli``      ``reeferwatch-edge`` console script: ``run``, ``trigger``, ``status``.
+- ``cli``      ``reeferwatch-edge`` console script: ``run``, ``trigger``, ``status``, ``selftest``.
 """
