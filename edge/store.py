@@ -48,6 +48,7 @@ class Store:
         self.path = Path(path)
         self._lock = threading.RLock()
         self._closed = False
+        self._listeners: list[Callable[[], None]] = []
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
@@ -223,7 +224,9 @@ class Store:
                     "created_at": iso(now()),
                 }
             )
-            return self._enqueue(db, "event", event_id, priority, 0)
+            seq = self._enqueue(db, "event", event_id, priority, 0)
+        self._enqueued()
+        return seq
 
     def event(self, event_id: str) -> Event | None:
         rows = self._query("SELECT * FROM events WHERE id = ?", (event_id,))
@@ -277,7 +280,9 @@ class Store:
                     "created_at": iso(now()),
                 }
             )
-            return self._enqueue(db, "file", file_id, priority, size)
+            seq = self._enqueue(db, "file", file_id, priority, size)
+        self._enqueued()
+        return seq
 
     def clip(self, file_id: str) -> Clip | None:
         rows = self._query("SELECT * FROM clips WHERE file_id = ?", (file_id,))
@@ -288,6 +293,25 @@ class Store:
         return [clip_from_row(r) for r in rows]
 
     # -- outbox ----------------------------------------------------------------------
+    def on_enqueue(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener`` after every commit that adds an outbox item in this process
+        (the sync client wakes on it); returns a function that removes the listener."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def remove() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return remove
+
+    def _enqueued(self) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener()
+
     @staticmethod
     def _enqueue(
         db: sqlite_utils.Database, kind: str, item_id: str, priority: int, size: int
