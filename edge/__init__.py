@@ -19,6 +19,7 @@ What lives where:
 - ``clipworker`` the thread that turns events with a pending clip into clip files + outbox items.
 - ``gpio``     inputs → events (software debounce, minimum pulse); the demo's mock-pin simulation.
 - ``pins``     (package) pin backends behind one interface: gpiozero native/mock, Jetson.GPIO.
+- ``panel``    (package) status LEDs and buttons: state machine, patterns, LED player, buttons.
 - ``iso6346``  container numbers: format and check digit.
 - ``sessions`` loading sessions (start/stop/toggle/active), committed with their events.
 - ``sessionclips`` cuts an ended session's cameras start..end into pieces.
