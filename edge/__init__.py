@@ -30,7 +30,8 @@ What lives where:
 - ``retention`` the disk ring buffer: quota, pinned segments, holds, ``storage_critical``.
 - ``health``   (package) camera image checks, device checks, ``up/health`` messages.
 - ``transfer`` per-file transfer state: which chunks to send next, acked ranges.
-- ``sync``     MQTT client: status/will, outbox drain, file transfer, ``down/ack`` handling.
+- ``filesync`` drives outbox files through init → chunks → fin and applies ``FileAck``s.
+- ``sync``     MQTT client: status/will, outbox drain, ``down/ack`` and command dispatch.
 - ``app``      wires the parts of ``run`` together with clean shutdown.
 - ``cli``      ``reeferwatch-edge`` console script: ``run``, ``trigger``, ``status``, ``selftest``.
 """

@@ -28,21 +28,17 @@ from paho.mqtt.reasoncodes import ReasonCode
 from edge.clock import clock_synced
 from edge.commands import CommandHandler
 from edge.config import EdgeConfig
+from edge.filesync import FileSender
 from edge.health.publisher import HealthPublisher
 from edge.health.report import build_health_message
-from edge.sessions import session_event_ids
 from edge.store import OutboxItem, Store
 from edge.timeutil import now
-from edge.transfer import Transfer
 from wire import codec, topics
-from wire.errors import ReeferWatchError, StoreError, TransferError, WireError
+from wire.errors import ReeferWatchError, StoreError, WireError
 from wire.models import (
     AckMessage,
     CommandMessage,
     EventMessage,
-    FileAck,
-    FileFin,
-    FileInit,
     StatusMessage,
 )
 
@@ -52,7 +48,6 @@ VERSION = "0.1.0"
 MAX_INFLIGHT = 10
 MAX_ACTIVE_FILES = 2
 MAX_UNACKED_EVENTS = 64
-ERROR_BACKOFF_S = (5.0, 600.0)  # first retry, cap (seconds)
 
 
 class SyncClient:
@@ -69,13 +64,11 @@ class SyncClient:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.RLock()
-        self._transfers: dict[str, Transfer] = {}
         self._event_sent: dict[str, float] = {}
         self._thread: threading.Thread | None = None
         self._unlisten: Callable[[], None] = lambda: None
         self._closed = False
         self.commands = CommandHandler(config, store)
-        self.error_backoff = ERROR_BACKOFF_S
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
@@ -97,6 +90,7 @@ class SyncClient:
         self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.client.on_connect_fail = self._on_connect_fail
+        self.files = FileSender(config, store, self._publish)
         self.health = HealthPublisher(
             self.client,
             topics.up(site, device, "health"),
@@ -168,9 +162,8 @@ class SyncClient:
         client.publish(
             topics.up(self.site, self.device, "status"), self._status("online"), qos=1, retain=True
         )
+        self.files.reset()
         with self._lock:
-            for transfer in self._transfers.values():
-                transfer.reset()
             self._event_sent.clear()
         self.health.reset()
         self.connected.set()
@@ -216,33 +209,8 @@ class SyncClient:
             with self._lock:
                 self._event_sent.pop(event_id, None)
         for file_ack in ack.files:
-            self._handle_file_ack(file_ack)
+            self.files.on_ack(file_ack)
         self._wake.set()
-
-    def _handle_file_ack(self, fa: FileAck) -> None:
-        item = self.store.outbox_item("file", fa.file_id)
-        if item is None or item.state != "pending":
-            return
-        with self._lock:
-            transfer = self._transfers.get(fa.file_id)
-            if fa.complete:
-                self.store.mark_delivered("file", fa.file_id)
-                self._transfers.pop(fa.file_id, None)
-                log.info("sync: file %s delivered", fa.file_id)
-                return
-            if fa.error:
-                log.warning("sync: central rejected file %s: %s", fa.file_id, fa.error)
-                self._transfers.pop(fa.file_id, None)
-                self.store.set_acked_ranges(item.seq, [])
-                first, cap = self.error_backoff
-                delay = min(cap, first * 2 ** min(item.attempts, 20))
-                self.store.note_attempt(item.seq, time.time() + delay)
-                return
-            held = [(int(a), int(b)) for a, b in fa.ranges]
-            if transfer is not None:
-                transfer.on_ack(held)
-                held = transfer.acked
-            self.store.set_acked_ranges(item.seq, held)
 
     def _handle_command(self, cmd: CommandMessage) -> None:
         result = self.commands.handle(cmd)  # edge.commands: once per id, expiry, sessions
@@ -285,7 +253,7 @@ class SyncClient:
                 unacked += 1
             elif active < MAX_ACTIVE_FILES:
                 active += 1
-                self._drive_file(item)
+                self.files.drive(item)
 
     def _send_event(self, item: OutboxItem) -> None:
         event = self.store.event(item.item_id)
@@ -311,88 +279,16 @@ class SyncClient:
             self._event_sent[item.item_id] = time.monotonic()
         self.store.note_attempt(item.seq)
 
-    def _drive_file(self, item: OutboxItem) -> None:
-        with self._lock:
-            transfer = self._transfers.get(item.item_id)
-            if transfer is None:
-                transfer = self._new_transfer(item)
-                if transfer is None:
-                    return
-                self._transfers[item.item_id] = transfer
-            if not transfer.init_sent:
-                self._send_init(item, transfer)
-                return
-            if transfer.stalled(self.config.mqtt.ack_timeout):
-                log.info("sync: file %s made no progress; re-sending init", item.item_id)
-                transfer.reset()
-                self._send_init(item, transfer)
-                return
-            if transfer.complete_on_our_side:
-                if not transfer.fin_sent:
-                    self._send_fin(transfer)
-                return
-            for chunk in transfer.next_chunks():
-                data = transfer.read(chunk)
-                self.client.publish(
-                    topics.file_chunk(self.site, self.device, transfer.file_id, chunk[0]),
-                    data,
-                    qos=1,
-                )
-                transfer.mark_sent(chunk)
+    def _publish(self, topic: str, payload: bytes) -> None:
+        self.client.publish(topic, payload, qos=1)
 
-    def _new_transfer(self, item: OutboxItem) -> Transfer | None:
-        clip = self.store.clip(item.item_id)
-        if clip is None or not clip.path.exists():
-            log.error("sync: file %s is missing on disk; retrying in an hour", item.item_id)
-            self.store.note_attempt(item.seq, time.time() + 3600)
-            return None
-        mq = self.config.mqtt
-        return Transfer(
-            seq=item.seq,
-            file_id=clip.file_id,
-            path=clip.path,
-            size=clip.size,
-            chunk_size=mq.chunk_size,
-            window=mq.window,
-            acked=list(item.acked_ranges),
-        )
+    @property
+    def error_backoff(self) -> tuple[float, float]:
+        return self.files.error_backoff
 
-    def _send_init(self, item: OutboxItem, transfer: Transfer) -> None:
-        clip = self.store.clip(item.item_id)
-        if clip is None:
-            raise TransferError(f"file {item.item_id}: no clip row")
-        init = FileInit(
-            sent_at=now(),
-            clock_synced=clock_synced(),
-            seq=item.seq,
-            file_id=clip.file_id,
-            name=clip.path.name,
-            size=clip.size,
-            sha256=clip.sha256,
-            kind="clip",
-            camera=clip.camera,
-            start=clip.start,
-            end=clip.end,
-            event_ids=[clip.event_id]
-            if clip.event_id
-            else session_event_ids(self.store, clip.session_id),
-            chunk_size=transfer.chunk_size,
-        )
-        self.client.publish(
-            topics.file_init(self.site, self.device, clip.file_id), codec.encode(init), qos=1
-        )
-        transfer.on_init_sent()
-        self.store.note_attempt(item.seq)
-
-    def _send_fin(self, transfer: Transfer) -> None:
-        clip = self.store.clip(transfer.file_id)
-        if clip is None:
-            raise TransferError(f"file {transfer.file_id}: no clip row")
-        fin = FileFin(file_id=clip.file_id, size=clip.size, sha256=clip.sha256)
-        self.client.publish(
-            topics.file_fin(self.site, self.device, clip.file_id), codec.encode(fin), qos=1
-        )
-        transfer.fin_sent = True
+    @error_backoff.setter
+    def error_backoff(self, value: tuple[float, float]) -> None:
+        self.files.error_backoff = value
 
     def _status(self, state: str) -> bytes:
         message = StatusMessage(
