@@ -32,6 +32,7 @@ What lives where:
 - ``transfer`` per-file transfer state: which chunks to send next, acked ranges.
 - ``filesync`` drives outbox files through init → chunks → fin and applies ``FileAck``s.
 - ``sync``     MQTT client: status/will, outbox drain, ``down/ack`` and command dispatch.
+- ``worker``   the periodic background thread shared by the clip worker, health and retention.
 - ``app``      wires the parts of ``run`` together with clean shutdown.
 - ``cli``      ``reeferwatch-edge`` console script: ``run``, ``trigger``, ``status``, ``selftest``.
 """

@@ -12,10 +12,8 @@ itself is already in the outbox, so it is never lost. Ended loading sessions are
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime, timedelta
 from pathlib import Path
-from types import TracebackType
 
 from edge.clips import clip_name, cut_window
 from edge.config import EdgeConfig
@@ -24,6 +22,7 @@ from edge.recorder import file_metadata, fsync_dir
 from edge.sessionclips import SessionClipper
 from edge.store import Event, Store
 from edge.timeutil import iso, now
+from edge.worker import PeriodicWorker
 from wire.errors import MediaError, NotCoveredError, StoreError
 from wire.hashing import sha256_file
 from wire.ids import new_ulid
@@ -33,7 +32,7 @@ log = logging.getLogger(__name__)
 GRACE_S = 5.0
 
 
-class ClipWorker:
+class ClipWorker(PeriodicWorker):
     """Background thread of the ``run`` process; ``close()`` is idempotent; a context manager."""
 
     def __init__(self, config: EdgeConfig, store: Store, poll_s: float = 0.5) -> None:
@@ -42,41 +41,21 @@ class ClipWorker:
         self.poll_s = poll_s
         self.clips_dir = config.data_dir / "clips"
         self.sessions = SessionClipper(config, store, self.cut)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._closed = False
+        super().__init__()
+
+    thread_name = "clip-worker"
+    join_seconds = 60.0
+    errors = (StoreError, OSError)
+
+    def interval(self) -> float:
+        return self.poll_s
+
+    def run_pass(self) -> object:
+        return self.process_pending()
 
     def start(self) -> None:
         self.clips_dir.mkdir(parents=True, exist_ok=True)
-        self._thread = threading.Thread(target=self._run, name="clip-worker", daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(60)
-
-    def __enter__(self) -> ClipWorker:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.process_pending()
-            except (StoreError, OSError) as exc:
-                log.error("clip worker: %s", exc)
-            self._stop.wait(self.poll_s)
+        super().start()
 
     def process_pending(self) -> int:
         """Cut every pending clip whose window is ready (or overdue); return how many

@@ -27,12 +27,10 @@ from __future__ import annotations
 
 import bisect
 import logging
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from edge.config import EdgeConfig
@@ -40,6 +38,7 @@ from edge.faults import DEVICE, Faults
 from edge.health.disk import quota_bytes, used_bytes, volume
 from edge.store import Store
 from edge.timeutil import iso, now, parse_iso
+from edge.worker import PeriodicWorker
 from wire.errors import StoreError
 
 log = logging.getLogger(__name__)
@@ -252,48 +251,25 @@ def _unlink(path: str) -> None:
     Path(path).unlink(missing_ok=True)
 
 
-class Retention:
+class Retention(PeriodicWorker):
     """Runs ``run_once`` every ``check_seconds`` in its own thread; idempotent ``close()``."""
 
     def __init__(self, config: EdgeConfig, store: Store, faults: Faults | None = None) -> None:
         self.config = config
         self.store = store
         self.faults = faults if faults is not None else Faults(store)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._closed = False
+        super().__init__()
         self.last_report: RetentionReport | None = None
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="retention", daemon=True)
-        self._thread.start()
+    thread_name = "retention"
+    join_seconds = 30.0
+    errors = (StoreError, OSError)
 
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(30)
+    def interval(self) -> float:
+        return self.config.retention.check_seconds
 
-    def __enter__(self) -> Retention:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except (StoreError, OSError) as exc:
-                log.error("retention: pass failed: %s", exc)
-            self._stop.wait(self.config.retention.check_seconds)
+    def run_pass(self) -> object:
+        return self.run_once()
 
     def run_once(self) -> RetentionReport:
         """One pass: finish interrupted deletions, expire delivered clips, enforce the quota."""

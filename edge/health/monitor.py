@@ -10,10 +10,8 @@ logged and skipped, never fatal.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
 
 from edge.clock import clock_synced
 from edge.config import EdgeConfig
@@ -23,6 +21,7 @@ from edge.health.device import THERMAL_ROOT, DeviceChecker
 from edge.health.frames import Sample, sample_segment
 from edge.rows import segment_from_row
 from edge.store import Store
+from edge.worker import PeriodicWorker
 from wire.errors import MediaError, ReeferWatchError
 
 log = logging.getLogger(__name__)
@@ -30,7 +29,7 @@ log = logging.getLogger(__name__)
 MAX_PER_PASS = 3
 
 
-class HealthMonitor:
+class HealthMonitor(PeriodicWorker):
     """Health checks in their own thread; ``close()`` is idempotent; a context manager."""
 
     def __init__(
@@ -49,44 +48,21 @@ class HealthMonitor:
         self.cameras = {c.id: CameraChecker(c.id, hcfg, self.faults, store) for c in config.cameras}
         top = store.query("SELECT COALESCE(MAX(id), 0) FROM segments")[0][0]
         self._seen = {c.id: int(top) for c in config.cameras}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._closed = False
+        super().__init__()
 
     @property
     def temperature_c(self) -> float | None:
         return self.device.temperature_c
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="health", daemon=True)
-        self._thread.start()
+    thread_name = "health"
+    join_seconds = 30.0
+    errors = (ReeferWatchError, OSError, ValueError)
 
-    def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(30)
+    def interval(self) -> float:
+        return self.config.health.check_seconds
 
-    def __enter__(self) -> HealthMonitor:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.check_once()
-            except (ReeferWatchError, OSError, ValueError) as exc:
-                log.error("health: pass failed: %s", exc)
-            self._stop.wait(self.config.health.check_seconds)
+    def run_pass(self) -> object:
+        return self.check_once()
 
     def check_once(self) -> int:
         """Check new segments of every camera, then the device; return segments checked."""
