@@ -116,18 +116,21 @@ class GpioInputs:
         self._threads.append(thread)
         thread.start()
 
-    def _changed(self, name: str) -> Callable[[], None]:
-        return lambda: self.evaluate(name)
+    def _changed(self, name: str) -> Callable[[bool | None], None]:
+        return lambda level: self.evaluate(name, level)
 
-    def evaluate(self, name: str) -> None:
-        """Read ``name``'s level now and act on it (called after edges and re-checks)."""
+    def evaluate(self, name: str, level: bool | None = None) -> None:
+        """Act on ``name``'s ``level`` at an edge, or on the level read now (re-checks).
+
+        Using the level the backend saw at the edge means a callback that runs late — the
+        pulse already over — still counts the pulse instead of reading it as inactive."""
         with self._lock:
             pin, tracker = self.pins.get(name), self.trackers.get(name)
             if pin is None or tracker is None or self._closed:
                 return
             t = time.monotonic_ns()
             wall = now()
-            emit, recheck = tracker.update(pin.is_active(), t)
+            emit, recheck = tracker.update(pin.is_active() if level is None else level, t)
             if recheck is not None:
                 heapq.heappush(self._due, (recheck, name))
                 self._wake.notify()

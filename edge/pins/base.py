@@ -6,7 +6,9 @@ from collections.abc import Callable
 from typing import Literal, Protocol
 
 Pull = Literal["up", "down", "none"]
-ChangeCallback = Callable[[], None]
+# Called on every edge with whether the input was active at that edge (None: unknown —
+# the receiver then reads the level itself, which a late callback may find changed).
+ChangeCallback = Callable[[bool | None], None]
 
 
 class InputPin(Protocol):

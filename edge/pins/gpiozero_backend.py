@@ -28,7 +28,7 @@ class GpiozeroInput:
 
     def _fire(self, ticks: Any, state: Any) -> None:
         if self._on_change is not None:
-            self._on_change()
+            self._on_change(bool(state) == self.active_high)  # the level at the edge
 
     def is_active(self) -> bool:
         return bool(self.device.state) == self.active_high

@@ -26,7 +26,7 @@ class JetsonInput:
 
     def fire(self, channel: int) -> None:
         if self._on_change is not None:
-            self._on_change()
+            self._on_change(None)  # Jetson.GPIO does not report the level of the edge
 
     def is_active(self) -> bool:
         return bool(self.gpio.input(self.pin)) == self.active_high

@@ -189,3 +189,14 @@ def test_input_config_keys_and_errors() -> None:
         parse_config({**base, "clips": {"kinds": {"seal_broken": {"cameras": ["x"]}}}}, "t")
     with pytest.raises(ConfigError, match="clips.kinds.sealbroken"):
         parse_config({**base, "clips": {"kinds": {"sealbroken": {}}}}, "t")
+
+
+def test_a_pulse_handled_after_it_ended_still_counts(tmp_path: Path) -> None:
+    """The backend reports the level at the edge; a late callback must not read 'inactive'."""
+    with Store(tmp_path / "edge.db") as store, GpioInputs(config(debounce_ms=5), store) as gpio:
+        gpio.start()
+        assert not gpio.levels()["md"]
+        gpio.evaluate("md", True)  # the activation edge, processed when the pin is low again
+        assert [e.kind for e in events(store)] == ["metal_detector_reject"]
+        gpio.evaluate("md", False)  # its release, inside the debounce window: re-checked
+        wait_for(lambda: not gpio.trackers["md"].active, 5, "the release after the window")
