@@ -29,7 +29,13 @@ ensure_system_programs() {
     command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || want+=(ffmpeg)
     command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || want+=(mosquitto)
     python3 -c 'import ensurepip, venv' 2>/dev/null || want+=(python3-venv)
-    [ "${1:-}" = "with-browser" ] && ! command -v chromium >/dev/null && want+=(chromium fonts-noto-cjk)
+    if [ "${1:-}" = "for-tests" ]; then  # the browser test, the image checks
+        command -v chromium >/dev/null || want+=(chromium fonts-noto-cjk)
+        command -v systemd-analyze >/dev/null || want+=(systemd)
+        command -v fakeroot >/dev/null || want+=(fakeroot)
+        command -v shellcheck >/dev/null || want+=(shellcheck)
+        [ -x /usr/bin/python3 ] || want+=(python3)
+    fi
     [ ${#want[@]} -eq 0 ] || apt_install "${want[@]}"
 }
 
