@@ -1,4 +1,4 @@
-"""``reeferwatch-central``: serve, ingest, migrate, user add / user disable."""
+"""``reeferwatch-central``: serve, ingest, migrate, user add / user disable, ca, device."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 
 from pydantic import ValidationError
 
 from central.audit import verify_chain
 from central.blobs import FileBlobStore
+from central.ca import CENTRAL_CN, LEAF_DAYS, CertificateAuthority, fingerprint
 from central.db.engine import Database
 from central.security import MIN_PASSWORD_CHARS, ROLES
 from central.settings import Settings
@@ -53,7 +55,45 @@ def _parser() -> argparse.ArgumentParser:
     audit_cmd = sub.add_parser("audit", help="audit log tools")
     audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser("verify", help="recompute the audit hash chain (exit 3 if broken)")
+    _ca_parsers(sub)
     return parser
+
+
+def _ca_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    ca_dir = {"help": "CA directory (default {data_dir}/ca)", "type": Path, "default": None}
+    ca = sub.add_parser("ca", help="the broker's certificate authority")
+    ca_sub = ca.add_subparsers(dest="ca_command", required=True)
+    init = ca_sub.add_parser("init", help="create the CA key and certificate")
+    init.add_argument("--dir", **ca_dir)
+    server = ca_sub.add_parser("server-cert", help="issue the broker's server certificate")
+    server.add_argument("--dir", **ca_dir)
+    server.add_argument("--host", action="append", default=[], help="DNS name (repeatable)")
+    server.add_argument("--ip", action="append", default=[], help="IP address (repeatable)")
+    server.add_argument("--out", type=Path, default=None, help="default {ca dir}/server")
+    server.add_argument("--days", type=int, default=LEAF_DAYS)
+    client = ca_sub.add_parser("client-cert", help="issue central ingest's client certificate")
+    client.add_argument("--dir", **ca_dir)
+    client.add_argument("--name", default=CENTRAL_CN)
+    client.add_argument("--out", type=Path, default=None, help="default {ca dir}/NAME")
+    client.add_argument("--days", type=int, default=LEAF_DAYS)
+
+    device = sub.add_parser("device", help="edge devices")
+    device_sub = device.add_subparsers(dest="device_command", required=True)
+    enroll = device_sub.add_parser("enroll", help="key, certificate and edge.toml snippet")
+    enroll.add_argument("--dir", **ca_dir)
+    enroll.add_argument("--site", required=True)
+    enroll.add_argument("--device", required=True)
+    enroll.add_argument("--out", type=Path, default=None, help="default ./enroll-SITE-DEVICE")
+    enroll.add_argument("--broker-host", default=None, help="default REEFERWATCH_MQTT_HOST")
+    enroll.add_argument("--broker-port", type=int, default=8883)
+    enroll.add_argument(
+        "--tls-dir",
+        default="/etc/reeferwatch/tls",
+        help="where the box keeps the bundle's files (paths in the snippet)",
+    )
+    enroll.add_argument("--days", type=int, default=LEAF_DAYS)
+    enroll.add_argument("--replace", action="store_true", help="re-issue an enrolled device")
+    device_sub.add_parser("list", help="enrolled devices").add_argument("--dir", **ca_dir)
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -119,6 +159,44 @@ def _audit_verify(settings: Settings) -> int:
     return 3
 
 
+def _ca(settings: Settings, args: argparse.Namespace) -> None:
+    directory: Path = args.dir or settings.data_dir / "ca"
+    if args.command == "ca" and args.ca_command == "init":
+        authority = CertificateAuthority.init(directory)
+        print(
+            f"CA created in {directory}: key {directory / 'ca.key'} (0600), "
+            f"certificate {authority.cert_file}, sha256 {fingerprint(authority.cert)}"
+        )
+        return
+    authority = CertificateAuthority(directory)
+    if args.command == "ca" and args.ca_command == "server-cert":
+        issued = authority.issue_server(
+            args.out or directory / "server", args.host, args.ip, args.days
+        )
+    elif args.command == "ca":
+        issued = authority.issue_client(args.name, args.out or directory / args.name, args.days)
+    elif args.device_command == "list":
+        for entry in authority.devices():
+            print(f"{entry['site']}\t{entry['name']}\t{entry['not_after']}\t{entry['sha256']}")
+        return
+    else:
+        out = args.out or Path(f"enroll-{args.site}-{args.device}")
+        issued = authority.enroll_device(
+            args.site,
+            args.device,
+            out,
+            args.broker_host or settings.mqtt_host,
+            args.broker_port,
+            args.tls_dir,
+            args.days,
+            args.replace,
+        )
+    print(
+        f"issued {issued.cert_file} (key {issued.key_file}, CA {issued.ca_file}), "
+        f"sha256 {issued.fingerprint}, valid until {issued.cert.not_valid_after_utc:%Y-%m-%d}"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(
@@ -140,6 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("database is at the newest schema")
         elif args.command == "audit":
             return _audit_verify(settings)
+        elif args.command in ("ca", "device"):
+            _ca(settings, args)
         else:
             _user(settings, args)
     except ReeferWatchError as exc:

@@ -1,0 +1,329 @@
+"""A small certificate authority for the broker's TLS listener (DESIGN §5, issue 5 part 4).
+
+One ECDSA P-256 CA key signs the broker's server certificate, central ingest's client
+certificate (CN ``reeferwatch-central``) and one client certificate per edge device
+(CN = device id, which Mosquitto turns into the MQTT username the ACL matches).
+
+Layout of the CA directory (default ``{data_dir}/ca``)::
+
+    ca.key        CA private key, mode 0600 (the only secret here that must never leave)
+    ca.pem        CA certificate (public; goes to the broker and to every client)
+    index.json    every certificate issued: kind, name, site, sha256 fingerprint, not_after
+
+Private keys of issued certificates are written only to the output directory asked for and
+are not kept by the CA. Revocation (CRL) is not built yet.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomllib
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from wire import topics
+from wire.errors import ReeferWatchError, WireError
+
+CA_YEARS = 10
+LEAF_DAYS = 825
+CENTRAL_CN = "reeferwatch-central"
+# Names that have rights of their own in the shipped ACL: never a device id.
+RESERVED_NAMES = frozenset({CENTRAL_CN})
+CLIENT_NAMES = frozenset({CENTRAL_CN})
+INDEX_NAME = "index.json"
+
+
+class CaError(ReeferWatchError):
+    """The CA cannot do what was asked (missing, exists already, bad name, ...)."""
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def _write_new(path: Path, data: bytes, mode: int) -> None:
+    """Create ``path`` with ``mode`` (never overwrite), fsynced."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except FileExistsError as exc:
+        raise CaError(f"{path} exists already; not overwriting it") from exc
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def _cert_pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def fingerprint(cert: x509.Certificate) -> str:
+    """SHA-256 of the DER certificate, lower-case hex (``openssl x509 -fingerprint -sha256``)."""
+    return cert.fingerprint(hashes.SHA256()).hex()
+
+
+@dataclass(frozen=True)
+class Issued:
+    """What ``issue_*`` wrote: the certificate, and the files of the bundle."""
+
+    cert: x509.Certificate
+    cert_file: Path
+    key_file: Path
+    ca_file: Path
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.cert)
+
+
+class CertificateAuthority:
+    """The CA in ``directory``; ``init()`` creates one, ``CertificateAuthority(d)`` loads it."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        key_path, cert_path = directory / "ca.key", directory / "ca.pem"
+        if not key_path.exists() or not cert_path.exists():
+            raise CaError(f"no CA in {directory}; run `reeferwatch-central ca init` first")
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise CaError(f"{key_path}: not an EC private key")
+        self.key = key
+        self.cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+
+    @property
+    def cert_file(self) -> Path:
+        return self.directory / "ca.pem"
+
+    # -- creation ---------------------------------------------------------------------
+
+    @classmethod
+    def init(cls, directory: Path, name: str = "ReeferWatch CA") -> CertificateAuthority:
+        """Create the CA key (0600) and a self-signed certificate; refuse if one exists."""
+        if (directory / "ca.key").exists() or (directory / "ca.pem").exists():
+            raise CaError(f"a CA exists already in {directory}; not overwriting it")
+        directory.mkdir(parents=True, exist_ok=True)
+        directory.chmod(0o700)
+        key = ec.generate_private_key(ec.SECP256R1())
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+        now = _now()
+        ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=365 * CA_YEARS + 2))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=False,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(ski, critical=False)
+            .sign(key, hashes.SHA256())
+        )
+        _write_new(directory / "ca.key", _key_pem(key), 0o600)
+        _write_new(directory / "ca.pem", _cert_pem(cert), 0o644)
+        return cls(directory)
+
+    # -- the index --------------------------------------------------------------------
+
+    @property
+    def index_file(self) -> Path:
+        return self.directory / INDEX_NAME
+
+    def index(self) -> list[dict[str, Any]]:
+        """Every certificate issued, oldest first."""
+        if not self.index_file.exists():
+            return []
+        entries = json.loads(self.index_file.read_text())["issued"]
+        return list(entries)
+
+    def devices(self) -> list[dict[str, Any]]:
+        return [entry for entry in self.index() if entry["kind"] == "device"]
+
+    def _record(self, entry: dict[str, Any]) -> None:
+        entries = [*self.index(), entry]
+        tmp = self.index_file.with_suffix(".tmp")
+        with open(tmp, "w") as handle:
+            json.dump({"version": 1, "issued": entries}, handle, indent=2)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(self.index_file)
+
+    # -- issuing ----------------------------------------------------------------------
+
+    def _issue(
+        self,
+        common_name: str,
+        out_dir: Path,
+        stem: str,
+        days: int,
+        server_names: list[x509.GeneralName] | None = None,
+    ) -> Issued:
+        if days < 1:
+            raise CaError("days must be at least 1")
+        cert_file, key_file = out_dir / f"{stem}.pem", out_dir / f"{stem}.key"
+        ca_file = out_dir / "ca.pem"
+        for path in (cert_file, key_file):
+            if path.exists():
+                raise CaError(f"{path} exists already; not overwriting it")
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = _now()
+        not_after = min(now + datetime.timedelta(days=days), self.cert.not_valid_after_utc)
+        usage = ExtendedKeyUsageOID.SERVER_AUTH if server_names else ExtendedKeyUsageOID.CLIENT_AUTH
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+            .issuer_name(self.cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(not_after)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
+                critical=False,
+            )
+        )
+        if server_names:
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName(server_names), critical=False
+            )
+        cert = builder.sign(self.key, hashes.SHA256())
+        out_dir.mkdir(parents=True, exist_ok=True)
+        _write_new(key_file, _key_pem(key), 0o600)
+        _write_new(cert_file, _cert_pem(cert), 0o644)
+        ca_pem = self.cert_file.read_bytes()
+        if not ca_file.exists():
+            _write_new(ca_file, ca_pem, 0o644)
+        elif ca_file.read_bytes() != ca_pem:
+            raise CaError(f"{ca_file} holds another CA's certificate")
+        return Issued(cert, cert_file, key_file, ca_file)
+
+    def _entry(self, kind: str, name: str, issued: Issued, **extra: object) -> dict[str, Any]:
+        return {
+            "kind": kind,
+            "name": name,
+            **extra,
+            "serial": format(issued.cert.serial_number, "x"),
+            "sha256": issued.fingerprint,
+            "not_after": issued.cert.not_valid_after_utc.isoformat(),
+            "issued_at": _now().isoformat(timespec="seconds"),
+        }
+
+    def issue_server(
+        self, out_dir: Path, hosts: list[str], ips: list[str], days: int = LEAF_DAYS
+    ) -> Issued:
+        """The broker's certificate (``server.pem``/``server.key``), SAN = hosts and ips."""
+        if not hosts and not ips:
+            raise CaError("a server certificate needs at least one --host or --ip")
+        try:
+            names: list[x509.GeneralName] = [x509.DNSName(h) for h in hosts]
+            names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
+        except ValueError as exc:
+            raise CaError(f"bad --ip: {exc}") from exc
+        issued = self._issue((hosts or ips)[0], out_dir, "server", days, names)
+        self._record(self._entry("server", (hosts or ips)[0], issued, sans=[*hosts, *ips]))
+        return issued
+
+    def issue_client(self, name: str, out_dir: Path, days: int = LEAF_DAYS) -> Issued:
+        """A service client certificate (``client.pem``/``client.key``), e.g. central ingest."""
+        if name not in CLIENT_NAMES:
+            raise CaError(
+                f"client certificates are for {sorted(CLIENT_NAMES)}; "
+                "use `device enroll` for an edge device"
+            )
+        issued = self._issue(name, out_dir, "client", days)
+        self._record(self._entry("client", name, issued))
+        return issued
+
+    def enroll_device(
+        self,
+        site: str,
+        device: str,
+        out_dir: Path,
+        broker_host: str,
+        broker_port: int = 8883,
+        tls_dir: str | None = None,
+        days: int = LEAF_DAYS,
+        replace: bool = False,
+    ) -> Issued:
+        """Key + certificate (CN = device id) + ``edge.toml`` snippet in ``out_dir``."""
+        try:
+            topics.check_id(site, "site")
+            topics.check_id(device, "device")
+        except WireError as exc:
+            raise CaError(str(exc)) from exc
+        if device in RESERVED_NAMES or device.startswith("reeferwatch-"):
+            raise CaError(f"device id {device!r} is reserved (the ACL gives it other rights)")
+        known = [entry for entry in self.devices() if entry["name"] == device]
+        if known and not replace:
+            raise CaError(
+                f"device {device!r} is enrolled already (site {known[-1]['site']}); "
+                "use --replace to issue it a new certificate (the old one stays valid: "
+                "there is no revocation yet)"
+            )
+        if (out_dir / "edge.toml").exists():
+            raise CaError(f"{out_dir / 'edge.toml'} exists already; not overwriting it")
+        issued = self._issue(device, out_dir, "device", days)
+        base = tls_dir if tls_dir is not None else str(out_dir.resolve())
+        snippet = (
+            "# ReeferWatch edge: merge into edge.toml (the [site] table needs location_code too)\n"
+            "[site]\n"
+            f'id = "{site}"\n'
+            f'device = "{device}"\n'
+            "\n"
+            "[mqtt]\n"
+            f"host = {json.dumps(broker_host)}\n"
+            f"port = {broker_port}\n"
+            f"ca_file = {json.dumps(f'{base}/ca.pem')}\n"
+            f"cert_file = {json.dumps(f'{base}/device.pem')}\n"
+            f"key_file = {json.dumps(f'{base}/device.key')}\n"
+        )
+        tomllib.loads(snippet)  # what we hand out must parse
+        _write_new(out_dir / "edge.toml", snippet.encode(), 0o644)
+        self._record(self._entry("device", device, issued, site=site))
+        return issued
