@@ -60,19 +60,22 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _ca_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    ca_dir = {"help": "CA directory (default {data_dir}/ca)", "type": Path, "default": None}
+    def dir_option(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        parser.add_argument("--dir", type=Path, default=None, help="CA dir ({data_dir}/ca)")
+        return parser
+
     ca = sub.add_parser("ca", help="the broker's certificate authority")
     ca_sub = ca.add_subparsers(dest="ca_command", required=True)
     init = ca_sub.add_parser("init", help="create the CA key and certificate")
-    init.add_argument("--dir", **ca_dir)
+    dir_option(init)
     server = ca_sub.add_parser("server-cert", help="issue the broker's server certificate")
-    server.add_argument("--dir", **ca_dir)
+    dir_option(server)
     server.add_argument("--host", action="append", default=[], help="DNS name (repeatable)")
     server.add_argument("--ip", action="append", default=[], help="IP address (repeatable)")
     server.add_argument("--out", type=Path, default=None, help="default {ca dir}/server")
     server.add_argument("--days", type=int, default=LEAF_DAYS)
     client = ca_sub.add_parser("client-cert", help="issue central ingest's client certificate")
-    client.add_argument("--dir", **ca_dir)
+    dir_option(client)
     client.add_argument("--name", default=CENTRAL_CN)
     client.add_argument("--out", type=Path, default=None, help="default {ca dir}/NAME")
     client.add_argument("--days", type=int, default=LEAF_DAYS)
@@ -80,7 +83,7 @@ def _ca_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     device = sub.add_parser("device", help="edge devices")
     device_sub = device.add_subparsers(dest="device_command", required=True)
     enroll = device_sub.add_parser("enroll", help="key, certificate and edge.toml snippet")
-    enroll.add_argument("--dir", **ca_dir)
+    dir_option(enroll)
     enroll.add_argument("--site", required=True)
     enroll.add_argument("--device", required=True)
     enroll.add_argument("--out", type=Path, default=None, help="default ./enroll-SITE-DEVICE")
@@ -93,7 +96,7 @@ def _ca_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     enroll.add_argument("--days", type=int, default=LEAF_DAYS)
     enroll.add_argument("--replace", action="store_true", help="re-issue an enrolled device")
-    device_sub.add_parser("list", help="enrolled devices").add_argument("--dir", **ca_dir)
+    dir_option(device_sub.add_parser("list", help="enrolled devices"))
 
 
 def _read_password(from_stdin: bool) -> str:
