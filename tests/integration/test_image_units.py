@@ -10,21 +10,19 @@ contents of the built package.)
 
 from __future__ import annotations
 
-import datetime
-import os
 import re
 import shutil
 import socket
 import ssl
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.helpers import Broker, free_port, mosquitto_binary, wait_for
+from tests.helpers import Broker, mosquitto_binary, wait_for
+from tests.tls import Pki, make_pki, mqtt_client, tls_broker, tls_context
 
 pytestmark = pytest.mark.slow
 
@@ -178,103 +176,27 @@ def test_edge_unit_contract() -> None:
     assert keys["SystemCallFilter"][0] == "@system-service"
 
 
-# --- Mosquitto snippet: started for real, with certificates made here ------------------------
-
-
-def _certs(folder: Path, names: list[str]) -> None:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    now = datetime.datetime.now(datetime.timezone.utc)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ReeferWatch test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    (folder / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    for name in names:
-        key = ec.generate_private_key(ec.SECP256R1())
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
-            .issuer_name(ca_name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-        )
-        if name == "broker":
-            builder = builder.add_extension(
-                x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False
-            )
-        cert = builder.sign(ca_key, hashes.SHA256())
-        (folder / f"{name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-        (folder / f"{name}.key").write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-
-
-def _client(tls: Path, name: str | None, port: int) -> mqtt.Client:
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"t-{name}", protocol=mqtt.MQTTv5)
-    context = ssl.create_default_context(cafile=str(tls / "ca.pem"))
-    if name:
-        context.load_cert_chain(str(tls / f"{name}.pem"), str(tls / f"{name}.key"))
-    client.tls_set_context(context)
-    client.connect("localhost", port)
-    client.loop_start()
-    return client
+# --- Mosquitto snippet: started for real, with certificates from central.ca (tests/tls.py) -----
 
 
 @pytest.fixture
-def shipped_broker(tmp_path: Path):
+def shipped_broker(tmp_path: Path) -> Iterator[tuple[Broker, Pki]]:
     if not mosquitto_binary():
         pytest.skip("mosquitto is not installed (the README's test command installs it)")
-    tls = tmp_path / "tls"
-    tls.mkdir()
-    _certs(tls, ["broker", "reeferwatch-central", "edge01", "edge02"])
-    port = free_port()
-    text = (UNITS / "mosquitto/reeferwatch.conf").read_text()
-    text = text.replace("listener 8883", f"listener {port} 127.0.0.1")
-    text = text.replace("/etc/mosquitto/ca_certificates/reeferwatch-ca.pem", str(tls / "ca.pem"))
-    text = text.replace("/etc/mosquitto/certs/reeferwatch-broker.pem", str(tls / "broker.pem"))
-    text = text.replace("/etc/mosquitto/certs/reeferwatch-broker.key", str(tls / "broker.key"))
-    text = text.replace("/etc/mosquitto/reeferwatch.acl", str(UNITS / "mosquitto/reeferwatch.acl"))
-    assert "/etc/mosquitto" not in re.sub(r"#.*", "", text)
-    if os.geteuid() == 0:
-        text += "user root\n"  # as root Mosquitto would switch to "mosquitto": keep file access
-    config = tmp_path / "mosquitto.conf"
-    config.write_text(text)
-    broker = Broker("localhost", port, config)
-    broker.start()
-    try:
-        yield broker, tls
-    finally:
-        broker.stop()
+    pki = make_pki(tmp_path / "tls")
+    with tls_broker(tmp_path / "broker", pki) as broker:
+        yield broker, pki
 
 
-def test_mosquitto_snippet_acl(shipped_broker: tuple[Broker, Path]) -> None:
-    broker, tls = shipped_broker
+def test_mosquitto_snippet_acl(shipped_broker: tuple[Broker, Pki]) -> None:
+    broker, pki = shipped_broker
     got: dict[str, list[str]] = {"central": [], "edge01": []}
 
-    central = _client(tls, "reeferwatch-central", broker.port)
-    edge01 = _client(tls, "edge01", broker.port)
+    central = mqtt_client(pki, "reeferwatch-central", broker.port)
+    edge01 = mqtt_client(pki, "edge01", broker.port)
     # Mosquitto answers a denied QoS 1 publish with PUBACK 0x87 and paho then drops the
     # connection, so the forbidden publishes come from a third client, last.
-    edge02 = _client(tls, "edge02", broker.port)
+    edge02 = mqtt_client(pki, "edge02", broker.port)
     central.on_message = lambda _c, _u, m: got["central"].append(m.topic)
     edge01.on_message = lambda _c, _u, m: got["edge01"].append(m.topic)
     clients = (central, edge01, edge02)
@@ -303,17 +225,17 @@ def test_mosquitto_snippet_acl(shipped_broker: tuple[Broker, Path]) -> None:
 
 
 def test_mosquitto_snippet_refuses_clients_without_certificate(
-    shipped_broker: tuple[Broker, Path],
+    shipped_broker: tuple[Broker, Pki],
 ) -> None:
     """Refused in TLS itself (require_certificate), before MQTT's allow_anonymous is reached."""
-    broker, tls = shipped_broker
-    context = ssl.create_default_context(cafile=str(tls / "ca.pem"))
+    broker, pki = shipped_broker
+    context = tls_context(pki, None)
     # TLS 1.2, so the refusal is a handshake alert (TLS 1.3 sends it after the handshake,
     # and it races with the connection reset)
     context.maximum_version = ssl.TLSVersion.TLSv1_2
     with (
         pytest.raises(ssl.SSLError, match=r"(?i)handshake failure|certificate"),
-        socket.create_connection(("localhost", broker.port), timeout=5) as raw,
-        context.wrap_socket(raw, server_hostname="localhost") as conn,
+        socket.create_connection((broker.host, broker.port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname=broker.host) as conn,
     ):
         conn.sendall(b"\x10\x00")
