@@ -71,6 +71,26 @@ class MqttConfig(_Section):
         return bool(self.ca_file)
 
 
+HHMM = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+
+
+class UplinkWindow(_Section):
+    """``[[uplink.schedule]]``: from ``from`` to ``to`` (local time, may wrap midnight)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    start: HHMM = Field(alias="from")
+    end: HHMM = Field(alias="to")
+    kbps: float = Field(ge=0, le=10_000_000)  # 0 = unlimited
+
+
+class UplinkConfig(_Section):
+    """``[uplink]``: bandwidth cap of everything the sync client sends (0 = unlimited)."""
+
+    kbps: float = Field(default=0, ge=0, le=10_000_000)
+    schedule: list[UplinkWindow] = Field(default_factory=list, max_length=48)
+
+
 class RecordingConfig(_Section):
     segment_seconds: int = Field(default=10, ge=1, le=3600)
 
@@ -244,6 +264,7 @@ class EdgeConfig(_Section):
     site: SiteConfig
     storage: StorageConfig = StorageConfig()
     mqtt: MqttConfig = MqttConfig()
+    uplink: UplinkConfig = UplinkConfig()
     recording: RecordingConfig = RecordingConfig()
     cameras: list[CameraConfig] = Field(min_length=1, max_length=64)
     clips: ClipsConfig = ClipsConfig()

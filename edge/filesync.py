@@ -75,33 +75,39 @@ class FileSender:
             self.store.set_acked_ranges(item.seq, held)
 
     def drive(self, item: OutboxItem) -> None:
-        """Advance one outbox file: init, the next window of chunks, or fin."""
+        """Advance one outbox file: init, the next window of chunks, or fin. Chunks are
+        published outside the lock: ``publish`` may sleep on the uplink's token bucket and
+        the network thread must still be able to apply acks meanwhile."""
+        for transfer, chunk in self._plan(item):
+            data = transfer.read(chunk)
+            self.publish(
+                topics.file_chunk(self.site, self.device, transfer.file_id, chunk[0]), data
+            )
+
+    def _plan(self, item: OutboxItem) -> list[tuple[Transfer, tuple[int, int]]]:
         with self.lock:
             transfer = self.transfers.get(item.item_id)
             if transfer is None:
                 transfer = self._new_transfer(item)
                 if transfer is None:
-                    return
+                    return []
                 self.transfers[item.item_id] = transfer
             if not transfer.init_sent:
                 self._send_init(item, transfer)
-                return
+                return []
             if transfer.stalled(self.config.mqtt.ack_timeout):
                 log.info("sync: file %s made no progress; re-sending init", item.item_id)
                 transfer.reset()
                 self._send_init(item, transfer)
-                return
+                return []
             if transfer.complete_on_our_side:
                 if not transfer.fin_sent:
                     self._send_fin(transfer)
-                return
-            for chunk in transfer.next_chunks():
-                data = transfer.read(chunk)
-                self.publish(
-                    topics.file_chunk(self.site, self.device, transfer.file_id, chunk[0]),
-                    data,
-                )
+                return []
+            chunks = transfer.next_chunks()
+            for chunk in chunks:
                 transfer.mark_sent(chunk)
+            return [(transfer, chunk) for chunk in chunks]
 
     def _new_transfer(self, item: OutboxItem) -> Transfer | None:
         clip = self.store.clip(item.item_id)

@@ -1,5 +1,7 @@
 """Sync: the edge's MQTT client (paho-mqtt 2.x, MQTT v5, QoS 1).
 
+Everything the drain thread publishes passes the ``[uplink]`` token bucket
+(``edge.uplink``); replies sent from paho's network thread are charged but never wait.
 Publishes a retained ``up/status`` online on connect (the will says offline), subscribes
 to ``down/#`` and drains the outbox by (priority, seq): events as ``EventMessage``, files
 by the init → chunks → fin protocol of ``wire.models``. An item is delivered only when
@@ -33,6 +35,7 @@ from edge.health.publisher import HealthPublisher
 from edge.health.report import build_health_message
 from edge.store import OutboxItem, Store
 from edge.timeutil import now
+from edge.uplink import TokenBucket, parse_hhmm
 from wire import codec, topics
 from wire.errors import ReeferWatchError, StoreError, WireError
 from wire.models import (
@@ -69,6 +72,10 @@ class SyncClient:
         self._unlisten: Callable[[], None] = lambda: None
         self._closed = False
         self.commands = CommandHandler(config, store)
+        self.uplink = TokenBucket(
+            config.uplink.kbps,
+            [(parse_hhmm(w.start), parse_hhmm(w.end), w.kbps) for w in config.uplink.schedule],
+        )
         self.client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
@@ -216,9 +223,9 @@ class SyncClient:
         result = self.commands.handle(cmd)  # edge.commands: once per id, expiry, sessions
         if result is None:
             return
-        self.client.publish(
-            topics.up(self.site, self.device, "cmd-result"), codec.encode(result), qos=1
-        )
+        payload = codec.encode(result)
+        self.uplink.consume(len(payload))  # network thread: charged, never waits
+        self.client.publish(topics.up(self.site, self.device, "cmd-result"), payload, qos=1)
 
     # -- draining (worker thread) ----------------------------------------------------
     def _run(self) -> None:
@@ -272,15 +279,15 @@ class SyncClient:
             source=event.source,
             data=event.data,
         )
-        self.client.publish(
-            topics.up(self.site, self.device, "event"), codec.encode(message), qos=1
-        )
+        self._publish(topics.up(self.site, self.device, "event"), codec.encode(message))
         with self._lock:
             self._event_sent[item.item_id] = time.monotonic()
         self.store.note_attempt(item.seq)
 
     def _publish(self, topic: str, payload: bytes) -> None:
-        self.client.publish(topic, payload, qos=1)
+        """Drain-thread publishes: wait (sleeping on ``_stop``) for the uplink's tokens."""
+        if self.uplink.wait(len(payload), self._stop):
+            self.client.publish(topic, payload, qos=1)
 
     @property
     def error_backoff(self) -> tuple[float, float]:
