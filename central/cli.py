@@ -91,7 +91,7 @@ def _ca_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     enroll.add_argument("--broker-port", type=int, default=8883)
     enroll.add_argument(
         "--tls-dir",
-        default="/etc/reeferwatch/tls",
+        default="/etc/reeferwatch",
         help="where the box keeps the bundle's files (paths in the snippet)",
     )
     enroll.add_argument("--days", type=int, default=LEAF_DAYS)
