@@ -48,6 +48,12 @@ class Settings(BaseSettings):
         default=None, description="JWT signing key; if unset, read/created at {data_dir}/secret_key"
     )
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    health_interval_s: float = Field(
+        default=60.0, gt=0, description="edges' health period; offline after three missed"
+    )
+    seq_gap_grace_s: float = Field(
+        default=300.0, ge=0, description="a sequence gap older than this raises an alarm"
+    )
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from central.api import auth, clips, events, health
+from central.api import auth, clips, devices, events, health
 from central.blobs import FileBlobStore
 from central.db.engine import Database
 from central.settings import Settings
@@ -56,6 +56,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     api.include_router(auth.router)
     api.include_router(events.router)
     api.include_router(clips.router)
+    api.include_router(devices.router)
     app.include_router(api)
     app.include_router(health.router)
     mount_ui(app)

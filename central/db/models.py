@@ -1,4 +1,4 @@
-"""Typed declarative models of the central tables (created by migration 0001)."""
+"""Typed declarative models of the central tables (migrations 0001, 0002)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,25 @@ class Device(Base):
     clock_synced: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(16), default="offline")  # online | offline
     version: Mapped[str | None] = mapped_column(String(64))
+    # seqs received as merged half-open ranges; gaps between them as [from, to, first_seen]
+    seq_received: Mapped[list[list[int]] | None] = mapped_column(JSON)
+    seq_gaps: Mapped[list[list[Any]] | None] = mapped_column(JSON)
+
+
+class Alarm(Base):
+    """An alarm raised by ingest (``seq_gap``: detail {from, to}, inclusive); open while
+    ``cleared_at`` is null."""
+
+    __tablename__ = "alarms"
+    __table_args__ = (Index("ix_alarms_device", "site", "device", "cleared_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    site: Mapped[str] = mapped_column(String(64))
+    device: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    raised_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Event(Base):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from types import TracebackType
 
 import paho.mqtt.client as mqtt
@@ -45,6 +46,9 @@ class IngestRunner:
     ) -> None:
         self.settings = settings
         self.service = service
+        service.health_interval_s = settings.health_interval_s
+        service.seq_gap_grace_s = settings.seq_gap_grace_s
+        self.check_every_s = min(30.0, settings.health_interval_s)
         self.filter = subscription(shared)
         self.client_id = f"reeferwatch-ingest-{name}"
         self.connected = threading.Event()
@@ -127,11 +131,26 @@ class IngestRunner:
     # -- worker -----------------------------------------------------------------------
 
     def _work(self) -> None:
+        due = time.monotonic() + self.check_every_s
         while True:
-            msg = self._queue.get()
-            if msg is None or self._stop.is_set():
-                return  # unacked messages stay with the broker and come back next session
-            self.process(msg)
+            try:
+                msg = self._queue.get(timeout=max(0.0, due - time.monotonic()))
+            except queue.Empty:
+                pass
+            else:
+                if msg is None or self._stop.is_set():
+                    return  # unacked messages stay with the broker and come back next session
+                self.process(msg)
+            if time.monotonic() >= due:
+                due = time.monotonic() + self.check_every_s
+                self._check()
+
+    def _check(self) -> None:
+        """Liveness and sequence gaps (``IngestService.check``), on the worker thread."""
+        try:
+            self.service.check()
+        except Exception:
+            log.exception("periodic device check failed")
 
     def process(self, msg: mqtt.MQTTMessage) -> None:
         """Handle, publish acks, then PUBACK. A store failure leaves the message unacked so

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -12,13 +13,13 @@ from sqlalchemy.orm import Session
 
 from central.blobs import FileBlobStore
 from central.db.engine import Database
-from central.db.models import Device, Event
+from central.db.models import Alarm, Device, Event
 from central.db.types import utcnow
 from central.ingest.metrics import IngestMetrics
 from central.ingest.transfers import TransferHandler
-from wire import codec, topics
+from wire import codec, ranges, topics
 from wire.errors import StoreError, WireError
-from wire.models import AckMessage, EventMessage, HealthMessage, StatusMessage
+from wire.models import AckMessage, EventMessage, FileInit, HealthMessage, StatusMessage
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +41,14 @@ def touch_device(
     seq: int | None = None,
     status: str | None = "online",
     version: str | None = None,
+    at: datetime | None = None,
 ) -> Device:
     """Create or update the devices row of (site, device)."""
     row = session.get(Device, (site, device), with_for_update=True)
     if row is None:
         row = Device(site_id=site, device_id=device, last_seq=0, clock_synced=False)
         session.add(row)
-    row.last_seen = utcnow()
+    row.last_seen = at or utcnow()
     if clock_synced is not None:
         row.clock_synced = clock_synced
     if seq is not None:
@@ -58,14 +60,37 @@ def touch_device(
     return row
 
 
-class IngestService:
-    """Stateless apart from the database and blob store; safe to call from one worker."""
+MISSED_HEALTH_INTERVALS = 3
+SEQ_GAP = "seq_gap"
 
-    def __init__(self, db: Database, blobs: FileBlobStore, metrics: IngestMetrics | None = None):
+
+class IngestService:
+    """Stateless apart from the database and blob store; safe to call from one worker.
+
+    Completeness (DESIGN §5): events and file inits share one per-device sequence; central
+    keeps the received seqs as ranges and the gaps between them with when each was first
+    seen. A gap older than ``seq_gap_grace_s`` raises an ``alarms`` row (kind ``seq_gap``,
+    detail {from, to} inclusive), cleared when every seq in it has arrived. ``check()`` (run
+    periodically by the runner) also marks a device offline after three missed health
+    intervals without any message."""
+
+    def __init__(
+        self,
+        db: Database,
+        blobs: FileBlobStore,
+        metrics: IngestMetrics | None = None,
+        *,
+        seq_gap_grace_s: float = 300.0,
+        health_interval_s: float = 60.0,
+        clock: Callable[[], datetime] = utcnow,
+    ):
         self.db = db
         self.blobs = blobs
         self.metrics = metrics or IngestMetrics()
         self.transfers = TransferHandler(blobs, self.metrics)
+        self.seq_gap_grace_s = seq_gap_grace_s
+        self.health_interval_s = health_interval_s
+        self.clock = clock
 
     def handle(self, topic: str, payload: bytes) -> list[Outgoing]:
         """Process one message; return the acks to publish. Malformed input returns ``[]``."""
@@ -101,6 +126,9 @@ class IngestService:
                 out = self._health(session, topic, codec.decode(HealthMessage, payload))
             elif topic.kind.startswith("file-"):
                 out = self.transfers.handle(session, topic, payload)
+                if topic.kind == "file-init":
+                    init = codec.decode(FileInit, payload)
+                    self._track_seq(session, topic.site, topic.device, init.seq)
             else:
                 log.info(
                     "ignoring %s from %s/%s (not handled yet)", topic.kind, topic.site, topic.device
@@ -130,7 +158,15 @@ class IngestService:
             )
         else:
             log.debug("event %s already stored", msg.id)
-        touch_device(session, topic.site, topic.device, clock_synced=msg.clock_synced, seq=msg.seq)
+        touch_device(
+            session,
+            topic.site,
+            topic.device,
+            clock_synced=msg.clock_synced,
+            seq=msg.seq,
+            at=self.clock(),
+        )
+        self._track_seq(session, topic.site, topic.device, msg.seq)
         return [AckMessage(sent_at=datetime.now(timezone.utc), events=[msg.id])]
 
     def _status(
@@ -143,11 +179,86 @@ class IngestService:
             clock_synced=msg.clock_synced,
             status=msg.state,
             version=msg.version,
+            at=self.clock(),
         )
         return []
 
     def _health(
         self, session: Session, topic: topics.Topic, msg: HealthMessage
     ) -> list[AckMessage]:
-        touch_device(session, topic.site, topic.device, clock_synced=msg.clock_synced)
+        touch_device(
+            session, topic.site, topic.device, clock_synced=msg.clock_synced, at=self.clock()
+        )
         return []
+
+    # -- completeness and liveness ---------------------------------------------------
+    def _track_seq(self, session: Session, site: str, device: str, seq: int) -> None:
+        row = touch_device(session, site, device, seq=seq, at=self.clock())
+        held = [(int(a), int(b)) for a, b in row.seq_received or []]
+        row.seq_received = [list(r) for r in ranges.add(held, (seq, seq + 1))]
+        self._update_gaps(session, row, self.clock())
+
+    def _update_gaps(self, session: Session, row: Device, at: datetime) -> None:
+        """Recompute the gaps, keeping when each was first seen; raise and clear alarms."""
+        held = [(int(a), int(b)) for a, b in row.seq_received or []]
+        top = held[-1][1] if held else 1
+        old = row.seq_gaps or []
+        gaps: list[tuple[int, int, str]] = []
+        for a, b in ranges.missing([(0, 1), *held], top):  # seqs start at 1
+            seen = [
+                datetime.fromisoformat(str(g[2])) for g in old if int(g[0]) < b and a < int(g[1])
+            ]
+            gaps.append((a, b, min(seen, default=at).isoformat()))
+        stored = [list(g) for g in gaps]
+        if stored != old:
+            row.seq_gaps = stored
+        alarms = session.scalars(
+            select(Alarm).where(
+                Alarm.site == row.site_id,
+                Alarm.device == row.device_id,
+                Alarm.kind == SEQ_GAP,
+                Alarm.cleared_at.is_(None),
+            )
+        ).all()
+        for alarm in alarms:
+            lo, hi = int(alarm.detail["from"]), int(alarm.detail["to"]) + 1
+            if not any(a < hi and lo < b for a, b, _ in gaps):
+                alarm.cleared_at = at
+                log.info("seq gap %s..%s of %s/%s filled", lo, hi - 1, row.site_id, row.device_id)
+        grace = timedelta(seconds=self.seq_gap_grace_s)
+        for lo, hi, first in gaps:
+            if at - datetime.fromisoformat(str(first)) < grace:
+                continue
+            if any(
+                alarm.cleared_at is None
+                and int(alarm.detail["from"]) <= lo
+                and hi - 1 <= int(alarm.detail["to"])
+                for alarm in alarms
+            ):
+                continue
+            log.warning("seq gap %d..%d of %s/%s", lo, hi - 1, row.site_id, row.device_id)
+            session.add(
+                Alarm(
+                    site=row.site_id,
+                    device=row.device_id,
+                    kind=SEQ_GAP,
+                    detail={"from": lo, "to": hi - 1},
+                    raised_at=at,
+                )
+            )
+
+    def check(self) -> None:
+        """Periodic: offline after three missed health intervals; overdue gaps → alarms."""
+        at = self.clock()
+        silent_since = at - timedelta(seconds=MISSED_HEALTH_INTERVALS * self.health_interval_s)
+        with self.db.session() as session:
+            for row in session.scalars(select(Device)).all():
+                last = row.last_seen
+                if row.status == "online" and last is not None and last < silent_since:
+                    log.warning(
+                        "%s/%s silent since %s: marked offline", row.site_id, row.device_id, last
+                    )
+                    row.status = "offline"
+                if row.seq_gaps:
+                    self._update_gaps(session, row, at)
+            session.commit()
