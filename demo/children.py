@@ -10,7 +10,8 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import TracebackType
+
+from wire.closing import Closeable
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ def _die_with_parent() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
-class Children:
+class Children(Closeable):
     """A set of named child processes, each logging to its own file under ``log_dir``."""
 
     def __init__(self, log_dir: Path) -> None:
@@ -78,14 +79,3 @@ class Children:
                     log.warning("%s did not stop within %.0f s; killing it", name, timeout)
                     proc.kill()
                     proc.wait()
-
-    def __enter__(self) -> Children:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

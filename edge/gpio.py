@@ -18,13 +18,13 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from types import TracebackType
 
 from edge.config import GpioConfig, GpioInput
 from edge.events import record_event
 from edge.pins import InputPin, PinBackend, open_backend
 from edge.store import Store
 from edge.timeutil import now
+from wire.closing import Closeable
 from wire.errors import ConfigError, ReeferWatchError
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ class EdgeTracker:
         return None, None
 
 
-class GpioInputs:
+class GpioInputs(Closeable):
     """The configured inputs; ``close()`` is idempotent; a context manager."""
 
     def __init__(
@@ -209,14 +209,3 @@ class GpioInputs:
         self.pins.clear()
         if self.backend is not None and self._own_backend:
             self.backend.close()
-
-    def __enter__(self) -> GpioInputs:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

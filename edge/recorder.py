@@ -19,7 +19,6 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 
 from edge import ffmpeg, procs
 from edge.config import EdgeConfig
@@ -31,6 +30,7 @@ from edge.sources.config import AnyCamera
 from edge.sources.logpump import StderrPump
 from edge.sources.secrets import private_dir
 from edge.store import Store
+from wire.closing import Closeable
 from wire.errors import ConfigError, ExternalProgramMissing, MediaError, StoreError
 
 __all__ = ["CameraRecorder", "CameraStatus", "Recorder", "file_metadata", "fsync_dir"]
@@ -55,7 +55,7 @@ class CameraStatus:
     clock_drift_s: float | None = None
 
 
-class CameraRecorder:
+class CameraRecorder(Closeable):
     """Supervises one camera's ffmpeg pair; ``close()`` is idempotent; a context manager."""
 
     def __init__(
@@ -132,17 +132,6 @@ class CameraRecorder:
             self._thread.join(30)
         else:
             self._stop_pair()
-
-    def __enter__(self) -> CameraRecorder:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def status(self) -> CameraStatus:
         running = self._segmenter is not None and self._segmenter.poll() is None
@@ -366,7 +355,7 @@ class CameraRecorder:
         self._flowing()
 
 
-class Recorder:
+class Recorder(Closeable):
     """All cameras of the device; ``close()`` is idempotent; a context manager."""
 
     def __init__(self, config: EdgeConfig, store: Store, faults: Faults | None = None) -> None:
@@ -384,17 +373,6 @@ class Recorder:
         self._closed = True
         for cam in self.cameras:
             cam.close()
-
-    def __enter__(self) -> Recorder:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def status(self) -> list[CameraStatus]:
         return [cam.status() for cam in self.cameras]

@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import sqlite_utils
@@ -36,12 +35,13 @@ from edge.rows import (
     segment_from_row,
 )
 from edge.timeutil import iso, now, parse_iso
+from wire.closing import Closeable
 from wire.errors import StoreError
 
 __all__ = ["SCHEMA_VERSION", "Clip", "Event", "OutboxItem", "Segment", "Store"]
 
 
-class Store:
+class Store(Closeable):
     """The SQLite store of one edge device. Idempotent ``close()``; a context manager."""
 
     def __init__(self, path: str | Path, busy_timeout_s: float = 30.0) -> None:
@@ -71,17 +71,6 @@ class Store:
             if not self._closed:
                 self._closed = True
                 self.db.close()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def schema_version(self) -> int:

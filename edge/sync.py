@@ -19,7 +19,6 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -37,6 +36,7 @@ from edge.store import OutboxItem, Store
 from edge.timeutil import now
 from edge.uplink import TokenBucket, parse_hhmm
 from wire import codec, topics
+from wire.closing import Closeable
 from wire.errors import ReeferWatchError, StoreError, WireError
 from wire.models import (
     AckMessage,
@@ -53,7 +53,7 @@ MAX_ACTIVE_FILES = 2
 MAX_UNACKED_EVENTS = 64
 
 
-class SyncClient:
+class SyncClient(Closeable):
     """Outbox → MQTT. ``start()`` connects in the background; ``close()`` is idempotent."""
 
     def __init__(self, config: EdgeConfig, store: Store, version: str = VERSION) -> None:
@@ -140,17 +140,6 @@ class SyncClient:
                 log.debug("sync: offline status not confirmed: %s", exc)
         self.client.disconnect()
         self.client.loop_stop()
-
-    def __enter__(self) -> SyncClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- paho callbacks (network thread) ---------------------------------------------
     def _on_connect(

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from types import TracebackType
 from typing import TypeVar
 
+from wire.closing import Closeable
 from wire.errors import ReeferWatchError
 
 log = logging.getLogger(__name__)
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 W = TypeVar("W", bound="PeriodicWorker")
 
 
-class PeriodicWorker:
+class PeriodicWorker(Closeable):
     """Subclasses set ``thread_name`` and implement ``interval()`` and ``run_pass()``."""
 
     thread_name = "worker"
@@ -48,17 +48,6 @@ class PeriodicWorker:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(self.join_seconds)
-
-    def __enter__(self: W) -> W:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from alembic import command
@@ -14,6 +13,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from wire.closing import Closeable
 from wire.errors import StoreError
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ def migrate(engine: Engine, revision: str = "head") -> None:
         raise StoreError(f"migration to {revision} failed: {exc}") from exc
 
 
-class Database:
+class Database(Closeable):
     """An engine plus a session factory; ``close()`` is idempotent."""
 
     def __init__(self, url: str) -> None:
@@ -93,14 +93,3 @@ class Database:
         if not self._closed:
             self._closed = True
             self.engine.dispose()
-
-    def __enter__(self) -> Database:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

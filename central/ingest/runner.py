@@ -12,7 +12,6 @@ import logging
 import queue
 import threading
 import time
-from types import TracebackType
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -24,6 +23,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from central.ingest.service import IngestService
 from central.settings import Settings
 from wire import codec, topics
+from wire.closing import Closeable
 from wire.errors import ReeferWatchError, TransferError
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ def subscription(shared: bool) -> str:
     return f"$share/{SHARE_GROUP}/{base}" if shared else base
 
 
-class IngestRunner:
+class IngestRunner(Closeable):
     """Connects, subscribes, and feeds messages to an ``IngestService``."""
 
     def __init__(
@@ -212,14 +212,3 @@ class IngestRunner:
         self.client.disconnect()
         self.client.loop_stop()
         log.info("ingest stopped: %s", self.service.metrics.render().replace("\n", "; "))
-
-    def __enter__(self) -> IngestRunner:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

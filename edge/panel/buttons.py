@@ -12,9 +12,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from types import TracebackType
 from typing import Any
 
+from wire.closing import Closeable
 from wire.errors import ConfigError, ReeferWatchError
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 Action = Callable[[], object]
 
 
-class Buttons:
+class Buttons(Closeable):
     """``pins``: button name → pin; ``actions``: name → short-press action; a context manager."""
 
     def __init__(
@@ -97,14 +97,3 @@ class Buttons:
         for button in self.buttons.values():
             button.close()
         self.buttons.clear()
-
-    def __enter__(self) -> Buttons:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -15,16 +15,16 @@ import logging
 import math
 import threading
 from collections.abc import Mapping
-from types import TracebackType
 
 from edge.panel.patterns import COLOURS, OFF, WALK_S, Pattern, solid
 from edge.pins import OutputPin, PinBackend
+from wire.closing import Closeable
 from wire.errors import ConfigError, ReeferWatchError
 
 log = logging.getLogger(__name__)
 
 
-class Leds:
+class Leds(Closeable):
     """The wired status LEDs; a context manager."""
 
     def __init__(
@@ -114,14 +114,3 @@ class Leds:
             led.set(False)
             led.close()
         self.leds.clear()
-
-    def __enter__(self) -> Leds:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 from edge.config import PanelConfig
@@ -25,6 +24,7 @@ from edge.panel.leds import Leds
 from edge.panel.patterns import WALK_S, render
 from edge.panel.state import PanelInputs, State, compute_state
 from edge.pins import PinBackend
+from wire.closing import Closeable
 from wire.errors import ReeferWatchError
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class PanelActions:
     on_selftest: Callable[[], object] | None = None
 
 
-class Panel:
+class Panel(Closeable):
     """LEDs + buttons + the panel thread; ``close()`` is idempotent; a context manager."""
 
     def __init__(
@@ -118,17 +118,6 @@ class Panel:
         if self._selftest_thread is not None:
             self._selftest_thread.join(5)
         self.leds.close()
-
-    def __enter__(self) -> Panel:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- presses ---------------------------------------------------------------------
     def acknowledge(self) -> None:
