@@ -150,6 +150,8 @@ class IngestRunner(Closeable):
         try:
             self.service.check()
         except Exception:
+            # Named reason: a failed liveness check must not stop the worker that stores
+            # and acknowledges messages; it is logged with its traceback and retried.
             log.exception("periodic device check failed")
 
     def process(self, msg: mqtt.MQTTMessage) -> None:
