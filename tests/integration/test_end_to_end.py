@@ -16,6 +16,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -194,6 +195,22 @@ def events_of_kind(api: httpx.Client, kind: str) -> list[dict[str, object]]:
     return list(response.json()["items"])
 
 
+def mark_and_receive_clip(api: httpx.Client, config: Path) -> dict[str, Any]:
+    """Once the edge has recorded, mark an event; return its one clip as central lists it,
+    after checking it is the edge's file (same SHA-256) and is linked to that event."""
+    wait_for(lambda: len(edge_segments(config)) >= 2, 30, "two closed segments on the edge")
+    trigger_mark(config)
+    marks = wait_for(lambda: events_of_kind(api, "mark"), 60, "the event at central")
+    assert len(marks) == 1
+    mark_id = marks[0]["id"]
+    clips = wait_for(lambda: listed_clips(api, event=mark_id), 60, "the clip at central")
+    assert len(clips) == 1
+    clip = dict(clips[0])
+    assert clip["sha256"] in edge_clip_hashes(config).values()
+    assert clip["event_ids"] == [mark_id]
+    return clip
+
+
 def test_marked_event_reaches_the_inspector_as_a_seekable_verified_clip(
     tmp_path: Path, broker: Broker, central: Central, ffmpeg: str, edge_process: list
 ) -> None:
@@ -201,19 +218,8 @@ def test_marked_event_reaches_the_inspector_as_a_seekable_verified_clip(
     central.start("serve")
     config = write_edge_config(tmp_path, broker)
     start_edge(config, edge_process)
-    wait_for(lambda: len(edge_segments(config)) >= 2, 30, "two closed segments on the edge")
-
-    trigger_mark(config)
-
     with central.client() as api:
-        marks = wait_for(lambda: events_of_kind(api, "mark"), 60, "the event at central")
-        assert len(marks) == 1
-        mark_id = marks[0]["id"]
-        clips = wait_for(lambda: listed_clips(api, event=mark_id), 60, "the clip at central")
-        assert len(clips) == 1
-        clip = clips[0]
-        assert clip["sha256"] in edge_clip_hashes(config).values()
-        assert clip["event_ids"] == [mark_id]
+        clip = mark_and_receive_clip(api, config)
 
         ranged = api.get(f"/api/v1/clips/{clip['id']}/video", headers={"Range": "bytes=100-199"})
         assert ranged.status_code == 206

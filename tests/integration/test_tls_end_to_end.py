@@ -22,14 +22,10 @@ from central.ca import CENTRAL_CN, CertificateAuthority
 from tests.helpers import mosquitto_binary, wait_for
 from tests.integration.test_end_to_end import (
     Central,
-    edge_clip_hashes,
     edge_outbox_drained,
-    edge_segments,
-    events_of_kind,
-    listed_clips,
+    mark_and_receive_clip,
     start_edge,
     tool,
-    trigger_mark,
     write_edge_config,
 )
 from tests.tls import BROKER_HOST, Pki, tls_broker
@@ -128,20 +124,11 @@ def test_marked_event_and_clip_travel_over_tls(
     central.start("ingest")
     central.start("serve")
     start_edge(config, edge_procs)
-    wait_for(lambda: len(edge_segments(config)) >= 2, 30, "two closed segments on the edge")
-
-    trigger_mark(config)
-
     with central.client() as api:
-        marks = wait_for(lambda: events_of_kind(api, "mark"), 60, "the event at central")
-        assert len(marks) == 1
-        mark_id = marks[0]["id"]
-        clips = wait_for(lambda: listed_clips(api, event=mark_id), 60, "the clip at central")
-        assert len(clips) == 1
-        assert clips[0]["sha256"] in edge_clip_hashes(config).values()
-        whole = api.get(f"/api/v1/clips/{clips[0]['id']}/video")
+        clip = mark_and_receive_clip(api, config)
+        whole = api.get(f"/api/v1/clips/{clip['id']}/video")
         assert whole.status_code == 200
-        assert hashlib.sha256(whole.content).hexdigest() == clips[0]["sha256"]
+        assert hashlib.sha256(whole.content).hexdigest() == clip["sha256"]
         wait_for(lambda: edge_outbox_drained(config), 30, "the edge to see its delivery acked")
     edge_log = (config.parent / "edge.log").read_text()
     assert "tls=True" in edge_log
