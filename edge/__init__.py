@@ -23,7 +23,9 @@ What lives where:
 - ``iso6346``  container numbers: format and check digit.
 - ``sessions`` loading sessions (start/stop/toggle/active), committed with their events.
 - ``sessionclips`` cuts an ended session's cameras start..end into pieces.
-- ``commands`` ``down/cmd`` handling: once per id, expiry, loading_start/loading_end.
+- ``commands`` ``down/cmd`` handling: once per id, expiry, dispatch to the modules below.
+- ``windowclips`` ``upload_window``: checked and queued at once, cut later by the clip worker.
+- ``liveconfig`` ``config_refresh``: re-read the TOML file, apply uplink/health live.
 - ``selftest`` the installer's checks behind ``reeferwatch-edge selftest``.
 - ``clock``    whether the kernel clock is synchronised (``adjtimex``).
 - ``faults``   the fault registry: persisted, deduplicated, every raise/clear an event.

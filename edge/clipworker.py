@@ -6,7 +6,7 @@ clip per camera is cut, fsynced, hashed, recorded and queued (file
 item). If recording stays down past ``t + post + 2 segments`` (plus a grace), what exists is
 cut and the gaps are noted; with nothing at all the clip is marked ``failed``. The event
 itself is already in the outbox, so it is never lost. Ended loading sessions are cut by
-``edge.sessionclips`` in the same thread.
+``edge.sessionclips`` and on-demand upload windows by ``edge.windowclips``, in the same thread.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from edge.recorder import file_metadata, fsync_dir
 from edge.sessionclips import SessionClipper
 from edge.store import Event, Store
 from edge.timeutil import iso, now
+from edge.windowclips import WindowClipper
 from edge.worker import PeriodicWorker
 from wire.errors import MediaError, NotCoveredError, StoreError
 from wire.hashing import sha256_file
@@ -41,6 +42,7 @@ class ClipWorker(PeriodicWorker):
         self.poll_s = poll_s
         self.clips_dir = config.data_dir / "clips"
         self.sessions = SessionClipper(config, store, self.cut)
+        self.windows = WindowClipper(config, store, self.cut)
         super().__init__()
 
     thread_name = "clip-worker"
@@ -59,14 +61,15 @@ class ClipWorker(PeriodicWorker):
 
     def process_pending(self) -> int:
         """Cut every pending clip whose window is ready (or overdue); return how many
-        events and ended loading sessions were decided."""
+        events, ended loading sessions and upload windows were decided."""
         done = 0
         for event in self.store.events_with_clip_state("pending"):
             if self._stop.is_set():
                 break
             if self._process(event):
                 done += 1
-        return done + self.sessions.process_pending(self._stop)
+        done += self.sessions.process_pending(self._stop)
+        return done + self.windows.process_pending(self._stop)
 
     def _cameras(self, event: Event) -> list[str]:
         known = [c.id for c in self.config.cameras]
@@ -132,9 +135,12 @@ class ClipWorker(PeriodicWorker):
         event_id: str | None = None,
         session_id: str | None = None,
         piece: int | None = None,
+        kind: str = "clip",
+        file_id: str | None = None,
     ) -> str | None:
-        """Cut, hash and queue one clip; return None on success or a note on failure."""
-        file_id = new_ulid()
+        """Cut, hash and queue one clip (a new file id unless given); return None on success
+        or a note on failure."""
+        file_id = file_id or new_ulid()
         out = self.clips_dir / clip_name(self.config.site.id, camera, start, tag)
         meta = file_metadata(self.config, camera)
         meta.update(extra_meta)
@@ -151,7 +157,7 @@ class ClipWorker(PeriodicWorker):
         size = Path(out).stat().st_size
         self.store.add_clip(file_id, event_id, camera, out, result.start, result.end, size,
                             digest, result.gaps, priority, session_id=session_id,
-                            piece=piece)  # fmt: skip
+                            piece=piece, kind=kind)  # fmt: skip
         if result.gaps:
             gaps = ", ".join(f"{iso(a)}–{iso(b)}" for a, b in result.gaps)
             log.warning("clip %s for %s has gaps: %s", tag, camera, gaps)

@@ -2,9 +2,23 @@
 
 Every command id is recorded in the ``commands`` table with its result in the same step as it
 is handled; a repeated id (a QoS 1 redelivery or a retry by central) is neither executed nor
-answered again. Kinds: ``ping``; ``loading_start`` (args ``container_no``, ``vehicle_plate``,
-``seal_numbers`` comma-separated, all optional); ``loading_end``. ``upload_window`` and
-``config_refresh`` are answered as not supported yet.
+answered again. Commands run on paho's network thread, so none of them may take long.
+
+Kinds:
+
+- ``ping``: answers ``pong``.
+- ``loading_start`` (args ``container_no``, ``vehicle_plate``, ``seal_numbers``
+  comma-separated, all optional) and ``loading_end``: ``edge.sessions``.
+- ``upload_window`` (args ``camera``, ``start``, ``end`` with UTC offsets, at most
+  ``MAX_WINDOW_S`` apart, optional ``reason``): accepted at once, not when the clip is cut.
+  The answer is ok with ``data.file_id`` (the id of the ``window`` file central will receive)
+  and ``data.state = "queued"``; the job is committed with the command id, and the clip
+  worker cuts it within a second or so of recording reaching ``end`` (``edge.windowclips``).
+  Refused if an argument is wrong or nothing is recorded in the window.
+- ``config_refresh``: re-reads the configuration file and applies ``[uplink]`` and
+  ``[health] publish_seconds`` live; ``data.applied`` and ``data.restart`` list the changed
+  keys (comma-separated). An invalid file changes nothing and is the refusal's detail
+  (``edge.liveconfig``).
 """
 
 from __future__ import annotations
@@ -12,13 +26,19 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
+
+import sqlite_utils
 
 from edge.clock import clock_synced
 from edge.config import EdgeConfig
+from edge.liveconfig import LiveConfig, LiveTargets
 from edge.sessions import LoadingSessions
 from edge.store import Store
 from edge.timeutil import iso, now
+from edge.windowclips import parse_window_args, prepare_window
 from wire.errors import ReeferWatchError
 from wire.models import CommandMessage, CommandResult
 
@@ -27,68 +47,102 @@ log = logging.getLogger(__name__)
 LOADING_ARGS = frozenset({"container_no", "vehicle_plate", "seal_numbers"})
 
 
-class CommandHandler:
-    """Turns a ``CommandMessage`` into a ``CommandResult`` (or None for a repeated id)."""
+@dataclass
+class Outcome:
+    """What a command did; ``also`` runs in the transaction that records the command id."""
 
-    def __init__(self, config: EdgeConfig, store: Store) -> None:
+    ok: bool
+    detail: str
+    data: dict[str, Any] = field(default_factory=dict)
+    also: Callable[[sqlite_utils.Database], None] | None = None
+
+
+class CommandHandler:
+    """Turns a ``CommandMessage`` into a ``CommandResult`` (or None for a repeated id).
+
+    ``live`` is what ``config_refresh`` may change (the sync client); without it, changed
+    keys are reported as needing a restart."""
+
+    def __init__(self, config: EdgeConfig, store: Store, live: LiveTargets | None = None) -> None:
         self.config = config
         self.store = store
         self.sessions = LoadingSessions(config, store)
+        self.live = LiveConfig(config, live)
 
     def handle(self, cmd: CommandMessage) -> CommandResult | None:
         if self.seen(cmd.id):
             log.info("command %s (%s) already handled; not repeated", cmd.id, cmd.kind)
             return None
-        data: dict[str, Any] = {}
         if cmd.expires_at <= now():
-            ok, detail = False, f"expired at {iso(cmd.expires_at)}; not executed"
+            outcome = Outcome(False, f"expired at {iso(cmd.expires_at)}; not executed")
         else:
             try:
-                ok, detail, data = self._execute(cmd)
+                outcome = self._execute(cmd)
             except (ReeferWatchError, ValueError) as exc:
-                ok, detail = False, str(exc)
-        if not self._remember(cmd, ok, detail, data):
+                outcome = Outcome(False, str(exc))
+        if not self._remember(cmd, outcome):
             return None  # another delivery of the same id won the race
+        ok, detail = outcome.ok, outcome.detail
         log.info("command %s (%s): %s %s", cmd.id, cmd.kind, "ok" if ok else "refused", detail)
         return CommandResult(sent_at=now(), clock_synced=clock_synced(), id=cmd.id, ok=ok,
-                             detail=detail[:2000], data=data)  # fmt: skip
+                             detail=detail[:2000], data=outcome.data)  # fmt: skip
 
     def seen(self, command_id: str) -> bool:
         return bool(self.store.query("SELECT 1 FROM commands WHERE id = ?", (command_id,)))
 
-    def _remember(self, cmd: CommandMessage, ok: bool, detail: str, data: dict[str, Any]) -> bool:
+    def _remember(self, cmd: CommandMessage, outcome: Outcome) -> bool:
         try:
             with self.store.transaction() as db:
                 db.execute(
                     "INSERT INTO commands (id, kind, received_at, ok, detail, data)"
                     " VALUES (?, ?, ?, ?, ?, ?)",
-                    (cmd.id, cmd.kind, iso(now()), int(ok), detail, json.dumps(data)),
-                )
+                    (cmd.id, cmd.kind, iso(now()), int(outcome.ok), outcome.detail,
+                     json.dumps(outcome.data)),
+                )  # fmt: skip
+                if outcome.also is not None:
+                    outcome.also(db)
         except sqlite3.IntegrityError:
             return False
         return True
 
-    def _execute(self, cmd: CommandMessage) -> tuple[bool, str, dict[str, Any]]:
+    def _execute(self, cmd: CommandMessage) -> Outcome:
         if cmd.kind == "ping":
-            return True, "pong", {}
+            return Outcome(True, "pong")
         if cmd.kind == "loading_start":
-            unknown = sorted(set(cmd.args) - LOADING_ARGS)
-            if unknown:
-                return False, f"args: unknown key {unknown[0]!r}", {}
-            args = {k: (None if v is None else str(v)) for k, v in cmd.args.items()}
-            seals = args.get("seal_numbers")
-            session_id = self.sessions.start(
-                container_no=args.get("container_no") or None,
-                vehicle_plate=args.get("vehicle_plate"),
-                seal_numbers=seals.split(",") if seals else None,
-                source="central",
-            )
-            return True, f"loading session {session_id} started", {"session_id": session_id}
+            return self._loading_start(cmd)
         if cmd.kind == "loading_end":
             if cmd.args:
-                return False, f"args: unknown key {sorted(cmd.args)[0]!r}", {}
+                return Outcome(False, f"args: unknown key {sorted(cmd.args)[0]!r}")
             ended = self.sessions.stop(source="central")
             if ended is None:
-                return False, "no loading session is active", {}
-            return True, f"loading session {ended} ended", {"session_id": ended}
-        return False, f"{cmd.kind} is not supported by this edge version yet", {}
+                return Outcome(False, "no loading session is active")
+            return Outcome(True, f"loading session {ended} ended", {"session_id": ended})
+        if cmd.kind == "upload_window":
+            return self._upload_window(cmd)
+        if cmd.kind == "config_refresh":
+            if cmd.args:
+                return Outcome(False, f"args: unknown key {sorted(cmd.args)[0]!r}")
+            detail, data = self.live.refresh()
+            return Outcome(True, detail, data)
+        return Outcome(False, f"{cmd.kind} is not supported by this edge version")
+
+    def _loading_start(self, cmd: CommandMessage) -> Outcome:
+        unknown = sorted(set(cmd.args) - LOADING_ARGS)
+        if unknown:
+            return Outcome(False, f"args: unknown key {unknown[0]!r}")
+        args = {k: (None if v is None else str(v)) for k, v in cmd.args.items()}
+        seals = args.get("seal_numbers")
+        session_id = self.sessions.start(
+            container_no=args.get("container_no") or None,
+            vehicle_plate=args.get("vehicle_plate"),
+            seal_numbers=seals.split(",") if seals else None,
+            source="central",
+        )
+        return Outcome(True, f"loading session {session_id} started", {"session_id": session_id})
+
+    def _upload_window(self, cmd: CommandMessage) -> Outcome:
+        request = parse_window_args(self.config, cmd.args)
+        file_id, insert = prepare_window(self.store, cmd.id, request)
+        detail = (f"window of {request.camera} {iso(request.start)} – {iso(request.end)} "
+                  f"queued as file {file_id}")  # fmt: skip
+        return Outcome(True, detail, {"file_id": file_id, "state": "queued"}, also=insert)

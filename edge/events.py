@@ -1,7 +1,8 @@
 """Events: committed to SQLite first (with wall clock + offset and monotonic ns), then queued.
 
 ``record_event`` stores the event and its outbox entry in one transaction before anything
-else happens; the clip worker cuts its clip later. Lower priority numbers drain first.
+else happens; the clip worker cuts its clip later. Lower priority numbers drain first:
+urgent events, events, event clips, loading-session clips, on-demand windows.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ PRIORITY_URGENT = 0
 PRIORITY_EVENT = 10
 PRIORITY_FILE_OFFSET = 20
 SESSION_CLIP_PRIORITY = 20  # file priority offset of loading-session clips: after event clips
+# on-demand windows (``upload_window``): after every event and loading-session clip, whose
+# file priorities are 20 + 0..99; health is not queued (``up/health`` has its own clock)
+PRIORITY_WINDOW = PRIORITY_FILE_OFFSET + 100
 
 
 def event_priority(kind: str) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.timeutil import parse_iso
+from wire.models import FileKind
 
 Range = tuple[int, int]
 
@@ -51,6 +52,7 @@ class Clip:
     gaps: list[tuple[str, str]]
     session_id: str | None = None
     piece: int | None = None
+    kind: FileKind = "clip"  # "window": an on-demand upload window (``edge.windowclips``)
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,7 @@ def clip_from_row(r: Any) -> Clip:
         gaps=[(a, b) for a, b in json.loads(r["gaps"] or "[]")],
         session_id=r.get("session_id"),
         piece=r.get("piece"),
+        kind="window" if r.get("kind") == "window" else "clip",
     )
 
 

@@ -5,6 +5,8 @@ for a local time-of-day window (``from``/``to`` as ``HH:MM``, a window may wrap 
 e.g. full speed at night. The bucket lets one message go into debt (a 256 KiB chunk is larger
 than the burst allowance), so the long-run rate is exact and the next sender waits until the
 debt is paid. ``delay()`` tells the drain thread how long to sleep; nothing busy-waits.
+``set_rate`` replaces the cap and schedule while running (``config_refresh``); a sender that
+is waiting re-checks at least every ``RECHECK_S``.
 """
 
 from __future__ import annotations
@@ -15,12 +17,22 @@ from collections.abc import Callable
 from datetime import datetime
 from datetime import time as dtime
 
+from edge.config import UplinkConfig
+
 BURST_S = 0.1  # allowance the bucket may hold, in seconds of the current rate
+RECHECK_S = 1.0  # longest sleep in ``wait`` before the rate is looked at again
+
+Schedule = list[tuple[dtime, dtime, float]]
 
 
 def parse_hhmm(value: str) -> dtime:
     hours, minutes = value.split(":")
     return dtime(int(hours), int(minutes))
+
+
+def schedule_of(config: UplinkConfig) -> Schedule:
+    """``[[uplink.schedule]]`` as (start, end, kbps) with parsed times."""
+    return [(parse_hhmm(w.start), parse_hhmm(w.end), w.kbps) for w in config.schedule]
 
 
 def in_window(at: dtime, start: dtime, end: dtime) -> bool:
@@ -36,7 +48,7 @@ class TokenBucket:
     def __init__(
         self,
         kbps: float,
-        schedule: list[tuple[dtime, dtime, float]] | None = None,
+        schedule: Schedule | None = None,
         *,
         clock: Callable[[], float] = time.monotonic,
         wallclock: Callable[[], datetime] = datetime.now,
@@ -60,6 +72,13 @@ class TokenBucket:
                     kbps = value
                     break
         return kbps * 1000.0 / 8.0
+
+    def set_rate(self, kbps: float, schedule: Schedule | None = None) -> None:
+        """Replace the cap and the schedule; the new rate applies from now on (no burst)."""
+        with self._lock:
+            self._refill()  # settle what accrued at the old rate
+            self.kbps = kbps
+            self.schedule = list(schedule or [])
 
     def _refill(self) -> float:
         rate = self.rate()
@@ -95,7 +114,7 @@ class TokenBucket:
             pause = self.delay()
             if pause <= 0:
                 break
-            if stop.wait(pause):
+            if stop.wait(min(pause, RECHECK_S)):
                 return False
         self.consume(nbytes)
         return True

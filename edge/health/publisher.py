@@ -36,6 +36,11 @@ class HealthPublisher:
         """Publish at the next ``maybe_publish`` (e.g. right after a reconnect)."""
         self._next = 0.0
 
+    def set_period(self, period_s: float) -> None:
+        """A new interval (``config_refresh``); a shorter one also brings the next one forward."""
+        self.period_s = period_s
+        self._next = min(self._next, time.monotonic() + period_s)
+
     def maybe_publish(self) -> bool:
         if time.monotonic() < self._next:
             return False

@@ -8,7 +8,8 @@ from datetime import datetime
 import pytest
 
 from edge.config import UplinkConfig
-from edge.uplink import TokenBucket, in_window, parse_hhmm
+from edge.uplink import RECHECK_S, TokenBucket, in_window, parse_hhmm
+from tests.helpers import wait_for
 
 
 class FakeClock:
@@ -102,3 +103,42 @@ def test_config_keys() -> None:
     assert cfg.kbps == 2000 and cfg.schedule[0].start == "22:00"
     with pytest.raises(ValueError):
         UplinkConfig.model_validate({"schedule": [{"from": "25:00", "to": "06:00", "kbps": 0}]})
+
+
+def test_set_rate_replaces_cap_and_schedule_without_a_burst() -> None:
+    clock = FakeClock()
+    bucket = TokenBucket(8, clock=clock)  # 1000 bytes/s
+    bucket.consume(2000)
+    assert bucket.delay() == pytest.approx(2.0)
+    bucket.set_rate(16)  # 2000 bytes/s: the debt is paid at the new rate
+    assert bucket.delay() == pytest.approx(1.0)
+    bucket.set_rate(0)  # unlimited: the debt is forgiven
+    assert bucket.delay() == 0
+    clock.t += 3600
+    bucket.set_rate(8, [(parse_hhmm("00:00"), parse_hhmm("00:00"), 80)])  # all day: 10 kB/s
+    assert bucket.kbps == 8 and bucket.rate() == 10_000
+    bucket.consume(1000)
+    assert bucket.delay() == pytest.approx(0.1)  # no allowance saved while unlimited
+    bucket.set_rate(8)
+    assert bucket.rate() == 1000
+
+
+def test_a_waiting_sender_sees_a_new_rate() -> None:
+    bucket = TokenBucket(8)  # real clock, 1000 bytes/s
+    bucket.consume(100_000)  # 100 s of debt
+    stop = threading.Event()
+    done = threading.Event()
+
+    def send() -> None:
+        if bucket.wait(10, stop):
+            done.set()
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    try:
+        assert not done.wait(0.3)
+        bucket.set_rate(0)
+        wait_for(done.is_set, 5 * RECHECK_S, "the waiting sender to go at the new rate")
+    finally:
+        stop.set()
+        sender.join(5)
