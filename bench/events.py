@@ -58,7 +58,7 @@ def broker(workdir: Path) -> Iterator[int]:
     conf = workdir / "mosquitto.conf"
     conf.write_text(
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-        "max_queued_messages 0\nmax_inflight_messages 20\n"
+        "max_queued_messages 0\nmax_inflight_messages 20\nset_tcp_nodelay true\n"
     )
     proc = subprocess.Popen([binary, "-c", str(conf)], stderr=subprocess.DEVNULL)
     try:

@@ -16,6 +16,7 @@ are not kept by the CA. Revocation (CRL) is not built yet.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import ipaddress
 import json
@@ -32,6 +33,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from wire import topics
 from wire.errors import ReeferWatchError, WireError
+from wire.manifest import public_key_text, write_new_private_key
 
 CA_YEARS = 10
 LEAF_DAYS = 825
@@ -85,6 +87,7 @@ class Issued:
     cert_file: Path
     key_file: Path
     ca_file: Path
+    signing_public_key: str | None = None  # a device bundle's manifest key (base64)
 
     @property
     def fingerprint(self) -> str:
@@ -291,7 +294,9 @@ class CertificateAuthority:
         days: int = LEAF_DAYS,
         replace: bool = False,
     ) -> Issued:
-        """Key + certificate (CN = device id) + ``edge.toml`` snippet in ``out_dir``."""
+        """TLS key + certificate (CN = device id), the Ed25519 key that signs the device's
+        clip manifests (``signing.key``) and an ``edge.toml`` snippet, in ``out_dir``. The
+        caller trusts ``signing_public_key`` at central (``central.ingest.manifests.trust``)."""
         try:
             topics.check_id(site, "site")
             topics.check_id(device, "device")
@@ -309,12 +314,14 @@ class CertificateAuthority:
         if (out_dir / "edge.toml").exists():
             raise CaError(f"{out_dir / 'edge.toml'} exists already; not overwriting it")
         issued = self._issue(device, out_dir, "device", days)
+        signing = public_key_text(write_new_private_key(out_dir / "signing.key"))
         base = tls_dir if tls_dir is not None else str(out_dir.resolve())
         snippet = (
             "# ReeferWatch edge: merge into edge.toml (the [site] table needs location_code too)\n"
             "[site]\n"
             f'id = "{site}"\n'
             f'device = "{device}"\n'
+            f"signing_key_file = {json.dumps(f'{base}/signing.key')}\n"
             "\n"
             "[mqtt]\n"
             f"host = {json.dumps(broker_host)}\n"
@@ -325,5 +332,5 @@ class CertificateAuthority:
         )
         tomllib.loads(snippet)  # what we hand out must parse
         _write_new(out_dir / "edge.toml", snippet.encode(), 0o644)
-        self._record(self._entry("device", device, issued, site=site))
-        return issued
+        self._record(self._entry("device", device, issued, site=site, signing_key=signing))
+        return dataclasses.replace(issued, signing_public_key=signing)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import logging
 import signal
 import sys
@@ -13,6 +14,7 @@ from types import FrameType
 
 from pydantic import ValidationError
 
+from central import audit
 from central.audit import verify_chain
 from central.blobs import FileBlobStore
 from central.ca import CENTRAL_CN, LEAF_DAYS, CertificateAuthority, fingerprint
@@ -20,7 +22,9 @@ from central.db.engine import Database
 from central.security import MIN_PASSWORD_CHARS, ROLES
 from central.settings import Settings
 from central.users import add_user, disable_user
+from wire import topics
 from wire.errors import ReeferWatchError
+from wire.manifest import key_fingerprint
 
 log = logging.getLogger("central")
 
@@ -97,6 +101,16 @@ def _ca_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     enroll.add_argument("--days", type=int, default=LEAF_DAYS)
     enroll.add_argument("--replace", action="store_true", help="re-issue an enrolled device")
     dir_option(device_sub.add_parser("list", help="enrolled devices"))
+    trust = device_sub.add_parser(
+        "trust", help="trust a device's manifest key (from `reeferwatch-edge identity`)"
+    )
+    chain = device_sub.add_parser(
+        "chain", help="a device's manifest chain: links, holes, breaks (exit 3 on a break)"
+    )
+    for parser in (trust, chain):
+        parser.add_argument("--site", required=True)
+        parser.add_argument("--device", required=True)
+    trust.add_argument("--public-key", required=True, help="base64 Ed25519 public key")
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -198,6 +212,36 @@ def _ca(settings: Settings, args: argparse.Namespace) -> None:
         f"issued {issued.cert_file} (key {issued.key_file}, CA {issued.ca_file}), "
         f"sha256 {issued.fingerprint}, valid until {issued.cert.not_valid_after_utc:%Y-%m-%d}"
     )
+    if issued.signing_public_key is not None:
+        _trust(settings, args.site, args.device, issued.signing_public_key, "enroll")
+
+
+def _trust(settings: Settings, site: str, device: str, public_key: str, by: str) -> None:
+    from central.ingest.manifests import trust
+
+    with Database(settings.database_url) as db:
+        db.migrate()
+        with db.session() as session:
+            trust(session, site, device, public_key, by)
+            audit.append(session, by, "device.trust", f"{site}/{device}",
+                         {"public_key": public_key.strip()})  # fmt: skip
+            session.commit()
+    print(f"trusted manifest key {key_fingerprint(public_key.strip())} for {site}/{device}")
+
+
+def _device_keys(settings: Settings, args: argparse.Namespace) -> int:
+    """``device trust`` (an edge's ``identity`` public key) and ``device chain``."""
+    for value, what in ((args.site, "site"), (args.device, "device")):
+        topics.check_id(value, what)
+    if args.device_command == "trust":
+        _trust(settings, args.site, args.device, args.public_key, "cli")
+        return 0
+    from central.ingest.manifests import chain_report
+
+    with Database(settings.database_url) as db, db.session() as session:
+        report = chain_report(session, args.site, args.device)
+    print(json.dumps(report))
+    return 3 if report["breaks"] else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -221,6 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("database is at the newest schema")
         elif args.command == "audit":
             return _audit_verify(settings)
+        elif args.command == "device" and args.device_command in ("trust", "chain"):
+            return _device_keys(settings, args)
         elif args.command in ("ca", "device"):
             _ca(settings, args)
         else:

@@ -66,6 +66,7 @@ def _write_broker_config(workdir: Path, port: int) -> Path:
         "persistence false\n"
         "max_queued_messages 0\n"
         "message_size_limit 2000000\n"
+        "set_tcp_nodelay true\n"
     )
     return config
 
@@ -88,6 +89,21 @@ def _create_admin(central_env: dict[str, str], password: str) -> None:
         check=True,
         stdout=subprocess.DEVNULL,
     )
+
+
+def _trust_edge(central_env: dict[str, str], edge_config: Path) -> None:
+    """Central trusts the simulated box's manifest key, as an operator would with
+    ``reeferwatch-edge identity`` and ``reeferwatch-central device trust``."""
+    shown = subprocess.run(
+        [_tool("reeferwatch-edge"), "identity", "--config", str(edge_config)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    fields = dict(line.split(" ", 1) for line in shown.splitlines())
+    subprocess.run(
+        [_tool("reeferwatch-central"), "device", "trust", "--site", fields["site"],
+         "--device", fields["device"], "--public-key", fields["public-key"]],
+        env={**os.environ, **central_env}, check=True, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
 
 
 def run(workdir: Path, http_port: int, every_seconds: int, first_after: float) -> int:
@@ -120,6 +136,7 @@ def run(workdir: Path, http_port: int, every_seconds: int, first_after: float) -
         if not _wait_port(mqtt_port, 10):
             raise SystemExit(f"the broker did not start; see {workdir / 'logs' / 'mosquitto.log'}")
         _create_admin(central_env, password)
+        _trust_edge(central_env, edge_config)
         children.start("ingest", [_tool("reeferwatch-central"), "ingest"], central_env)
         children.start(
             "central",

@@ -19,6 +19,7 @@ from edge.faults import Faults
 from edge.gpio import GpioInputs
 from edge.health.monitor import HealthMonitor
 from edge.health.report import build_health_message
+from edge.manifests import ManifestSigner
 from edge.panel.panel import Panel, PanelActions, PanelSources
 from edge.pins import PinBackend
 from edge.recorder import Recorder
@@ -27,6 +28,7 @@ from edge.selftest import run_selftest
 from edge.sessions import LoadingSessions
 from edge.store import Store
 from edge.sync import SyncClient
+from wire.manifest import load_or_create_private_key
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +84,18 @@ def _panel(
     return panel
 
 
+def device_signer(config: EdgeConfig) -> ManifestSigner:
+    """The manifest signer of this box; its key is made on first run if there is none."""
+    path = config.signing_key_path
+    signer = ManifestSigner(load_or_create_private_key(path), config.site.id, config.site.device)
+    log.info("clip manifests signed with %s (public key %s)", path, signer.public_key)
+    return signer
+
+
 def run(config: EdgeConfig, stop: threading.Event) -> None:
     """Run every part of the edge until ``stop`` is set."""
     with ExitStack() as stack:
-        store = stack.enter_context(Store(config.db_path))
+        store = stack.enter_context(Store(config.db_path, signer=device_signer(config)))
         recorder = stack.enter_context(Recorder(config, store))
         recorder.start()
         worker = stack.enter_context(ClipWorker(config, store))

@@ -1,4 +1,4 @@
-"""``reeferwatch-edge``: ``run``, ``trigger``, ``status`` and ``selftest`` (argparse).
+"""``reeferwatch-edge``: ``run``, ``trigger``, ``status``, ``selftest`` and ``identity``.
 
 Exit codes: 0 ok, 1 failure (e.g. no clip could be cut), 2 bad configuration or usage,
 3 timeout of ``trigger --wait``.
@@ -28,6 +28,7 @@ from edge.sources.config import AnyCamera
 from edge.store import Store
 from edge.timeutil import iso, now
 from wire.errors import ConfigError, ReeferWatchError
+from wire.manifest import load_or_create_private_key, public_key_text
 from wire.models import EVENT_KINDS
 
 log = logging.getLogger("edge")
@@ -57,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     test.add_argument("--config", required=True)
     test.add_argument("--dry-run", action="store_true", help="configuration and local checks")
     test.add_argument("--json", action="store_true", help="print one JSON object")
+    ident = sub.add_parser(
+        "identity", help="print the public key that signs this box's clips (made if missing)"
+    )
+    ident.add_argument("--config", required=True)
     return parser
 
 
@@ -75,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run(config)
         if args.command == "trigger":
             return _trigger(config, args.kind, args.camera, args.wait)
+        if args.command == "identity":
+            return _identity(config)
         return _status(config, args.json)
     except ConfigError as exc:
         if args.command == "selftest":
@@ -129,6 +136,15 @@ def _trigger(config: EdgeConfig, kind: str, camera: str | None, wait: float | No
             print(f"reeferwatch-edge: no clip: {event.clip_note}", file=sys.stderr)
             return 1
         return 0
+
+
+def _identity(config: EdgeConfig) -> int:
+    """Print what an operator gives ``reeferwatch-central device trust``."""
+    key = load_or_create_private_key(config.signing_key_path)
+    print(f"site {config.site.id}")
+    print(f"device {config.site.device}")
+    print(f"public-key {public_key_text(key)}")
+    return 0
 
 
 def _selftest(config: EdgeConfig, dry_run: bool, as_json: bool) -> int:

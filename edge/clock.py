@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import sys
 
@@ -47,14 +48,22 @@ class _Timex(ctypes.Structure):
     ]
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    """libc, looked up once (``find_library`` runs ldconfig: ~2 ms per call)."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError as exc:
+        log.debug("libc not loadable: %s", exc)
+        return None
+
+
 def adjtimex_state() -> tuple[int, int] | None:
     """(return value, status bits) of a read-only ``adjtimex``, or None off Linux/on error."""
     if not sys.platform.startswith("linux"):
         return None
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    except OSError as exc:
-        log.debug("libc not loadable: %s", exc)
+    libc = _libc()
+    if libc is None:
         return None
     buf = _Timex()
     buf.modes = 0  # read only

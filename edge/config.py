@@ -11,7 +11,15 @@ import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from edge.sources.config import (
     SOURCE_KINDS,
@@ -41,6 +49,8 @@ class SiteConfig(_Section):
     device: TopicId
     location_code: Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")]
     registration_no: Annotated[str, Field(max_length=64)] | None = None
+    # Ed25519 key that signs clip manifests; default {data_dir}/signing.key, made on first run
+    signing_key_file: Path | None = None
 
 
 class StorageConfig(_Section):
@@ -273,6 +283,7 @@ class EdgeConfig(_Section):
     retention: RetentionConfig = RetentionConfig()
     health: HealthConfig = HealthConfig()
     panel: PanelConfig = PanelConfig()
+    _source: Path | None = PrivateAttr(default=None)  # set by ``load_config``
 
     @field_validator("cameras")
     @classmethod
@@ -311,6 +322,15 @@ class EdgeConfig(_Section):
     @property
     def db_path(self) -> Path:
         return self.storage.data_dir / "edge.db"
+
+    @property
+    def source_path(self) -> Path | None:
+        """The TOML file this configuration was read from (None if not from a file)."""
+        return self._source
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.site.signing_key_file or self.storage.data_dir / "signing.key"
 
 
 def _describe(error: Any) -> str:
@@ -376,4 +396,6 @@ def load_config(path: str | Path) -> EdgeConfig:
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
-    return parse_config(data, str(path), path.resolve().parent)
+    config = parse_config(data, str(path), path.resolve().parent)
+    config._source = path.resolve()  # ``config_refresh`` re-reads it
+    return config

@@ -26,6 +26,7 @@ from wire.models import FileAck, FileFin, FileInit
 log = logging.getLogger(__name__)
 
 ERROR_BACKOFF_S = (5.0, 600.0)  # first retry, cap (seconds)
+RANGES_SAVE_S = 2.0  # how often a transfer's acked ranges are written to the store
 
 
 class FileSender:
@@ -42,6 +43,17 @@ class FileSender:
         self.transfers: dict[str, Transfer] = {}
         self.error_backoff = ERROR_BACKOFF_S
 
+    def _drop(self, file_id: str) -> None:
+        transfer = self.transfers.pop(file_id, None)
+        if transfer is not None:
+            transfer.close()
+
+    def close(self) -> None:
+        """Close every open file; idempotent."""
+        with self.lock:
+            for file_id in list(self.transfers):
+                self._drop(file_id)
+
     def reset(self) -> None:
         """After a (re)connect: every transfer starts again from its init."""
         with self.lock:
@@ -49,7 +61,20 @@ class FileSender:
                 transfer.reset()
 
     def on_ack(self, fa: FileAck) -> None:
-        """Apply one ``FileAck``: complete → delivered; error → start over later; else ranges."""
+        """Apply one ``FileAck``: complete → delivered; error → start over later; else ranges.
+
+        The ranges of a transfer in progress are kept in memory and written to the store at
+        most every ``RANGES_SAVE_S``: central's answer to the next init is what counts after
+        a restart, so the copy on disk only shortens nothing and costs an fsync per chunk."""
+        if not fa.complete and not fa.error:
+            with self.lock:
+                transfer = self.transfers.get(fa.file_id)
+                if transfer is not None:
+                    transfer.on_ack([(int(a), int(b)) for a, b in fa.ranges])
+                    if time.monotonic() - transfer.saved_at >= RANGES_SAVE_S:
+                        self.store.set_acked_ranges(transfer.seq, transfer.acked)
+                        transfer.saved_at = time.monotonic()
+                    return
         item = self.store.outbox_item("file", fa.file_id)
         if item is None or item.state != "pending":
             return
@@ -57,12 +82,12 @@ class FileSender:
             transfer = self.transfers.get(fa.file_id)
             if fa.complete:
                 self.store.mark_delivered("file", fa.file_id)
-                self.transfers.pop(fa.file_id, None)
+                self._drop(fa.file_id)
                 log.info("sync: file %s delivered", fa.file_id)
                 return
             if fa.error:
                 log.warning("sync: central rejected file %s: %s", fa.file_id, fa.error)
-                self.transfers.pop(fa.file_id, None)
+                self._drop(fa.file_id)
                 self.store.set_acked_ranges(item.seq, [])
                 first, cap = self.error_backoff
                 delay = min(cap, first * 2 ** min(item.attempts, 20))
@@ -130,6 +155,7 @@ class FileSender:
         clip = self.store.clip(item.item_id)
         if clip is None:
             raise TransferError(f"file {item.item_id}: no clip row")
+        signed = self.store.manifest(clip.file_id)  # None: queued unsigned; central refuses it
         init = FileInit(
             sent_at=now(),
             clock_synced=clock_synced(),
@@ -138,7 +164,7 @@ class FileSender:
             name=clip.path.name,
             size=clip.size,
             sha256=clip.sha256,
-            kind="clip",
+            kind=clip.kind,
             camera=clip.camera,
             start=clip.start,
             end=clip.end,
@@ -146,6 +172,8 @@ class FileSender:
             if clip.event_id
             else session_event_ids(self.store, clip.session_id),
             chunk_size=transfer.chunk_size,
+            manifest=signed.body if signed else None,
+            signature=signed.signature if signed else None,
         )
         self.publish(topics.file_init(self.site, self.device, clip.file_id), codec.encode(init))
         transfer.on_init_sent()

@@ -200,11 +200,46 @@ def _migration_5(db: sqlite_utils.Database) -> None:
     db.execute("CREATE UNIQUE INDEX clips_session_piece ON clips (session_id, camera, piece)")
 
 
+def _migration_6(db: sqlite_utils.Database) -> None:
+    """Signed clip manifests, one hash chain per device (``wire.manifest``)."""
+    db.execute(
+        """CREATE TABLE manifests (
+            idx INTEGER PRIMARY KEY,
+            file_id TEXT NOT NULL UNIQUE,
+            body TEXT NOT NULL,
+            signature TEXT NOT NULL,
+            hash TEXT NOT NULL
+        )"""
+    )
+
+
+def _migration_upload_windows(db: sqlite_utils.Database) -> None:
+    """The kind of each clip file (``clip`` or ``window``) and on-demand upload windows."""
+    db.execute("ALTER TABLE clips ADD COLUMN kind TEXT NOT NULL DEFAULT 'clip'")
+    db.execute(
+        """CREATE TABLE upload_windows (
+            command_id TEXT PRIMARY KEY,
+            file_id TEXT NOT NULL UNIQUE,
+            camera TEXT NOT NULL,
+            start TEXT NOT NULL,
+            end TEXT NOT NULL,
+            reason TEXT,
+            hold_id INTEGER,
+            state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'cut', 'failed')),
+            note TEXT,
+            created_at TEXT NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX upload_windows_state ON upload_windows (state)")
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [
     _migration_1,
     _migration_2,
     _migration_3,
     _migration_4,
     _migration_5,
+    _migration_6,
+    _migration_upload_windows,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -21,6 +21,7 @@ from typing import Any
 
 import sqlite_utils
 
+from edge.manifests import ClipFacts, ManifestSigner, SignedManifest, manifest_for
 from edge.migrations import MIGRATIONS, SCHEMA_VERSION
 from edge.rows import (
     Clip,
@@ -44,8 +45,14 @@ __all__ = ["SCHEMA_VERSION", "Clip", "Event", "OutboxItem", "Segment", "Store"]
 class Store(Closeable):
     """The SQLite store of one edge device. Idempotent ``close()``; a context manager."""
 
-    def __init__(self, path: str | Path, busy_timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        busy_timeout_s: float = 30.0,
+        signer: ManifestSigner | None = None,
+    ) -> None:
         self.path = Path(path)
+        self.signer = signer  # set in the recording process: clips it queues are signed
         self._lock = threading.RLock()
         self._closed = False
         self._listeners: list[Callable[[], None]] = []
@@ -250,14 +257,17 @@ class Store(Closeable):
         priority: int,
         session_id: str | None = None,
         piece: int | None = None,
+        kind: str = "clip",
     ) -> int:
-        """Record a clip file and queue it in the outbox in one transaction; return its seq."""
+        """Record a clip file, sign its manifest (when the store has a signer) and queue it
+        in the outbox, all in one transaction; return its seq."""
         with self.transaction() as db:
             db.table("clips").insert(
                 {
                     "file_id": file_id,
                     "session_id": session_id,
                     "piece": piece,
+                    "kind": kind,
                     "event_id": event_id,
                     "camera": camera,
                     "path": str(path),
@@ -269,9 +279,29 @@ class Store(Closeable):
                     "created_at": iso(now()),
                 }
             )
+            if self.signer is not None:
+                facts = ClipFacts(
+                    file_id, kind, path.name, camera, start, end, size, sha256,
+                    [event_id] if event_id else self._session_event_ids(db, session_id),
+                )  # fmt: skip
+                self.signer.append(db, facts)
             seq = self._enqueue(db, "file", file_id, priority, size)
         self._enqueued()
         return seq
+
+    @staticmethod
+    def _session_event_ids(db: sqlite_utils.Database, session_id: str | None) -> list[str]:
+        if session_id is None:
+            return []
+        row = db.execute(
+            "SELECT start_event_id, end_event_id FROM sessions WHERE id = ?", (session_id,)
+        ).fetchone()
+        return [e for e in row if e] if row else []
+
+    def manifest(self, file_id: str) -> SignedManifest | None:
+        """The signed manifest of a clip, or None for a clip queued without a signer."""
+        with self._lock:
+            return manifest_for(self.db, file_id)
 
     def clip(self, file_id: str) -> Clip | None:
         rows = self._query("SELECT * FROM clips WHERE file_id = ?", (file_id,))

@@ -14,7 +14,6 @@ file's init is re-sent and central's reply decides which ranges are still missin
 from __future__ import annotations
 
 import logging
-import socket
 import ssl
 import threading
 import time
@@ -44,6 +43,7 @@ from wire.models import (
     EventMessage,
     StatusMessage,
 )
+from wire.mqttsocket import set_no_delay
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ VERSION = "0.1.0"
 MAX_INFLIGHT = 10
 MAX_ACTIVE_FILES = 2
 MAX_UNACKED_EVENTS = 64
+PENDING_REFRESH_S = 0.5  # longest the drain trusts its copy of the pending outbox
 
 
 class SyncClient(Closeable):
@@ -68,10 +69,13 @@ class SyncClient(Closeable):
         self._stop = threading.Event()
         self._lock = threading.RLock()
         self._event_sent: dict[str, float] = {}
+        self._pending_items: list[OutboxItem] = []
+        self._pending_at = 0.0
+        self._pending_dirty = threading.Event()  # set: re-read the outbox before draining
         self._thread: threading.Thread | None = None
         self._unlisten: Callable[[], None] = lambda: None
         self._closed = False
-        self.commands = CommandHandler(config, store)
+        self.commands = CommandHandler(config, store, live=self)  # config_refresh: uplink, health
         self.uplink = TokenBucket(
             config.uplink.kbps,
             [(parse_hhmm(w.start), parse_hhmm(w.end), w.kbps) for w in config.uplink.schedule],
@@ -113,7 +117,7 @@ class SyncClient(Closeable):
         )
         self.client.connect_async(mq.host, mq.port, keepalive=mq.keepalive)
         self.client.loop_start()
-        self._unlisten = self.store.on_enqueue(self._wake.set)  # new items drain at once
+        self._unlisten = self.store.on_enqueue(self._outbox_changed)  # new items drain at once
         self._thread = threading.Thread(target=self._run, name="sync-drain", daemon=True)
         self._thread.start()
 
@@ -127,6 +131,7 @@ class SyncClient(Closeable):
         self._unlisten()
         if self._thread is not None:
             self._thread.join(10)
+        self.files.close()
         if self.connected.is_set():
             info = self.client.publish(
                 topics.up(self.site, self.device, "status"),
@@ -153,12 +158,13 @@ class SyncClient(Closeable):
         if reason.is_failure:
             log.warning("sync: broker refused the connection: %s", reason)
             return
-        _no_delay(client)
+        set_no_delay(client)
         client.subscribe(topics.down_filter(self.site, self.device), qos=1)
         client.publish(
             topics.up(self.site, self.device, "status"), self._status("online"), qos=1, retain=True
         )
         self.files.reset()
+        self._pending_dirty.set()
         with self._lock:
             self._event_sent.clear()
         self.health.reset()
@@ -197,8 +203,14 @@ class SyncClient(Closeable):
             log.error("sync: cannot apply %s: %s", msg.topic, exc)
 
     # -- acknowledgements ------------------------------------------------------------
+    def _outbox_changed(self) -> None:
+        self._pending_dirty.set()
+        self._wake.set()
+
     def handle_ack(self, ack: AckMessage) -> None:
         """Apply central's ``down/ack``; acks for ids we do not know are ignored."""
+        if ack.events or any(fa.complete or fa.error for fa in ack.files):
+            self._pending_dirty.set()
         for event_id in ack.events:
             if self.store.mark_delivered("event", event_id):
                 log.debug("sync: event %s delivered", event_id)
@@ -230,12 +242,23 @@ class SyncClient(Closeable):
                 log.error("sync: drain failed: %s", exc)
                 self._stop.wait(1.0)
 
+    def _pending(self) -> list[OutboxItem]:
+        """The pending outbox, re-read when it may have changed (an enqueue, a delivery, a
+        refusal, a reconnect) or after ``PENDING_REFRESH_S``. While a file streams, every
+        chunk ack wakes the drain; querying SQLite each time halved the throughput."""
+        stale = time.monotonic() - self._pending_at > PENDING_REFRESH_S
+        if self._pending_dirty.is_set() or stale:
+            self._pending_dirty.clear()
+            self._pending_items = self.store.outbox_pending(limit=500)
+            self._pending_at = time.monotonic()
+        return self._pending_items
+
     def drain_once(self) -> None:
         """One pass over the pending outbox in (priority, seq) order."""
         timeout = self.config.mqtt.ack_timeout
         unacked = 0
         active = 0
-        for item in self.store.outbox_pending(limit=500):
+        for item in self._pending():
             if self._stop.is_set() or not self.connected.is_set():
                 return
             if item.item_kind == "event":
@@ -294,15 +317,3 @@ class SyncClient(Closeable):
             version=self.version,
         )
         return codec.encode(message)
-
-
-def _no_delay(client: mqtt.Client) -> None:
-    """Send small packets at once: with PUBACKs and acks in flight both ways, Nagle's
-    algorithm held an ``up/event`` back by ~20 ms (bench.events); paho does not set it."""
-    sock = client.socket()
-    if not isinstance(sock, socket.socket):  # also ssl.SSLSocket; not a websocket wrapper
-        return
-    try:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    except OSError as exc:
-        log.debug("sync: cannot set TCP_NODELAY: %s", exc)

@@ -7,6 +7,7 @@ when to give up waiting and re-announce the file.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,14 @@ class Transfer:
     init_acked: bool = False
     fin_sent: bool = False
     last_progress: float = field(default_factory=time.monotonic)
+    saved_at: float = field(default_factory=time.monotonic)  # acked ranges last stored
+    _fd: int | None = field(default=None, repr=False)
+
+    def close(self) -> None:
+        """Close the file if ``read`` opened it; idempotent."""
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
 
     def reset(self) -> None:
         """Forget what is in flight; the next step re-sends init (after reconnect/timeout)."""
@@ -95,11 +104,12 @@ class Transfer:
         return time.monotonic() - self.last_progress > timeout
 
     def read(self, chunk: Range) -> bytes:
-        """Read one chunk from disk (never the whole file)."""
+        """Read one chunk from disk (never the whole file); the file stays open until
+        ``close()`` (opening it per chunk cost more than reading 256 KiB)."""
         start, end = chunk
-        with self.path.open("rb") as fh:
-            fh.seek(start)
-            data = fh.read(end - start)
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDONLY)
+        data = os.pread(self._fd, end - start, start)
         if len(data) != end - start:
             raise TransferError(
                 f"{self.path.name}: short read at {start} ({len(data)} of {end - start} bytes)"

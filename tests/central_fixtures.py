@@ -15,6 +15,8 @@ from central.blobs import FileBlobStore
 from central.db import Database
 from central.ingest import IngestService
 from central.settings import Settings
+from tests.central_messages import DEVICE, SITE
+from tests.keys import TEST_DEVICE_KEY, trust_key
 
 SECRET = "x" * 16 + "test-secret-0123456789abcdef"
 
@@ -58,6 +60,7 @@ def central_settings(tmp_path: Path, central_db_url: str) -> Settings:
 def central_db(central_settings: Settings) -> Iterator[Database]:
     with Database(central_settings.database_url) as db:
         db.migrate()
+        trust_key(db, SITE, DEVICE, TEST_DEVICE_KEY)  # the device of tests.central_messages
         yield db
 
 

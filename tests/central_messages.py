@@ -5,9 +5,13 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta, timezone
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from central.ingest import IngestService
+from tests.keys import TEST_DEVICE_KEY
 from wire import codec, topics
 from wire.ids import new_ulid
+from wire.manifest import GENESIS, ClipManifest, canonical, manifest_hash, sign
 from wire.models import EventMessage, FileFin, FileInit
 
 SITE = "site-1"
@@ -48,21 +52,48 @@ def file_init(
     event_ids: list[str] | None = None,
     chunk_size: int = 1024,
 ) -> FileInit:
+    facts = {
+        "file_id": file_id or new_ulid(),
+        "name": f"{SITE}_{camera}_20261127T080000+0800.mp4",
+        "size": len(data),
+        "sha256": sha256 or hashlib.sha256(data).hexdigest(),
+        "kind": "clip",
+        "camera": camera,
+        "start": start,
+        "end": start + timedelta(seconds=30),
+        "event_ids": event_ids or [],
+    }
+    body, signature = sign_next(facts)
     return FileInit(
         sent_at=start,
         clock_synced=True,
         seq=seq,
-        file_id=file_id or new_ulid(),
-        name=f"{SITE}_{camera}_20261127T080000+0800.mp4",
-        size=len(data),
-        sha256=sha256 or hashlib.sha256(data).hexdigest(),
-        kind="clip",
-        camera=camera,
-        start=start,
-        end=start + timedelta(seconds=30),
-        event_ids=event_ids or [],
         chunk_size=chunk_size,
+        manifest=body,
+        signature=signature,
+        **facts,  # type: ignore[arg-type]
     )
+
+
+_chain = {"index": 0, "prev": GENESIS}
+
+
+def sign_next(
+    facts: dict[str, object], key: Ed25519PrivateKey = TEST_DEVICE_KEY
+) -> tuple[str, str]:
+    """Sign ``facts`` as the next link of the test device's chain (as the edge store does)."""
+    _chain["index"] = int(_chain["index"]) + 1
+    manifest = ClipManifest(
+        site=SITE,
+        device=DEVICE,
+        index=_chain["index"],
+        prev=_chain["prev"],
+        created_at=T0,
+        **facts,  # type: ignore[arg-type]
+    )
+    body = canonical(manifest)
+    _chain["prev"] = manifest_hash(body)
+    return body, sign(body, key)
 
 
 def fin_for(init: FileInit) -> FileFin:

@@ -92,6 +92,7 @@ def running_broker(workdir: Path, extra_config: str = "") -> Iterator[Broker]:
         "max_queued_messages 0\n"
         "max_inflight_messages 20\n"
         "message_size_limit 2000000\n"
+        "set_tcp_nodelay true\n"
         f"{extra_config}"
     )
     broker = Broker("127.0.0.1", port, config)

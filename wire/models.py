@@ -15,6 +15,11 @@ File transfer (after EMQX's EIP-0021, under our own prefix):
 3. ``up/file/{id}/fin`` (``FileFin``) repeats size and sha256. Central verifies the
    assembled file, stores it content-addressed and acks ``complete``. Only that ack
    counts as delivery; a broker PUBACK never does.
+
+Every init carries the clip's manifest signed with the device's Ed25519 key and chained
+to the device's previous manifest (``wire.manifest``); central refuses a clip whose
+manifest is missing, unsigned by the key it trusts for the device, or disagrees with the
+init or the assembled bytes.
 """
 
 from __future__ import annotations
@@ -131,6 +136,8 @@ class FileInit(Sequenced):
     event_ids: list[WireId] = Field(default_factory=list, max_length=256)
     chunk_size: int = Field(ge=1024, le=MAX_CHUNK_BYTES)
     content_type: Literal["video/mp4"] = "video/mp4"
+    # The signed manifest text (``wire.manifest``) and its base64 Ed25519 signature.
+    manifest: Annotated[str, Field(max_length=16 * 1024)] | None = None
     signature: Annotated[str, Field(max_length=256)] | None = None
 
     @model_validator(mode="after")
@@ -173,7 +180,11 @@ class CommandMessage(WireModel):
 
     Handled once per id; refused after ``expires_at``. ``loading_start`` takes the optional
     args ``container_no`` (ISO 6346), ``vehicle_plate`` and ``seal_numbers`` (comma-separated);
-    ``loading_end`` takes none.
+    ``loading_end`` and ``config_refresh`` take none. ``upload_window`` takes ``camera``,
+    ``start`` and ``end`` (ISO 8601 with UTC offset, at most 30 min apart) and an optional
+    ``reason`` (≤ 200 characters); it is answered at once with ``data.file_id`` of the
+    ``window`` file that follows. ``config_refresh`` answers with ``data.applied`` and
+    ``data.restart`` (comma-separated config keys).
     """
 
     id: WireId

@@ -57,6 +57,37 @@ class Alarm(Base):
     cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+class DeviceKey(Base):
+    """The Ed25519 public key central trusts for a device's clip manifests (one at a time;
+    a replaced key keeps its row with ``revoked_at`` set)."""
+
+    __tablename__ = "device_keys"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    site: Mapped[str] = mapped_column(String(64))
+    device: Mapped[str] = mapped_column(String(64))
+    public_key: Mapped[str] = mapped_column(String(64))  # base64 of 32 raw bytes
+    trusted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    trusted_by: Mapped[str] = mapped_column(String(64))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Manifest(Base):
+    """One verified link of a device's manifest chain (``wire.manifest``)."""
+
+    __tablename__ = "manifests"
+
+    site: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device: Mapped[str] = mapped_column(String(64), primary_key=True)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    prev: Mapped[str] = mapped_column(String(64))
+    file_id: Mapped[str] = mapped_column(String(64), unique=True)
+    body: Mapped[str] = mapped_column(Text)
+    signature: Mapped[str] = mapped_column(String(128))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class Event(Base):
     __tablename__ = "events"
     __table_args__ = (

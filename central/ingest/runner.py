@@ -25,6 +25,7 @@ from central.settings import Settings
 from wire import codec, topics
 from wire.closing import Closeable
 from wire.errors import ReeferWatchError, TransferError
+from wire.mqttsocket import set_no_delay
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ class IngestRunner(Closeable):
             self.settings.mqtt_port,
             self.client_id,
         )
+        set_no_delay(client)  # acks go out at once, not after the peer's delayed ACK
         self.connected.set()
         client.subscribe(self.filter, options=SubscribeOptions(qos=1))
 

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from central.blobs import FileBlobStore
 from central.db.engine import Database
-from central.db.models import Alarm, Device, Event
+from central.db.models import Alarm, Device, Event, Transfer
 from central.db.types import utcnow
+from central.ingest import manifests
 from central.ingest.metrics import IngestMetrics
 from central.ingest.transfers import TransferHandler
 from wire import codec, ranges, topics
@@ -118,6 +119,19 @@ class IngestService:
 
     def _dispatch(self, topic: topics.Topic, payload: bytes) -> list[Outgoing]:
         with self.db.session() as session:
+            home = manifests.enrolled_elsewhere(session, topic.site, topic.device)
+            if home is not None:
+                manifests.raise_alarm(
+                    session, home, topic.device, manifests.SITE_MISMATCH,
+                    {"topic_site": topic.site},
+                )  # fmt: skip
+                session.commit()
+                self.metrics.error("site_mismatch")
+                log.warning(
+                    "dropped %s: device %s is enrolled for site %s, not %s",
+                    topic.kind, topic.device, home, topic.site,
+                )  # fmt: skip
+                return []
             if topic.kind == "event":
                 out = self._event(session, topic, codec.decode(EventMessage, payload))
             elif topic.kind == "status":
@@ -125,6 +139,7 @@ class IngestService:
             elif topic.kind == "health":
                 out = self._health(session, topic, codec.decode(HealthMessage, payload))
             elif topic.kind.startswith("file-"):
+                self._check_file_owner(session, topic)
                 out = self.transfers.handle(session, topic, payload)
                 if topic.kind == "file-init":
                     init = codec.decode(FileInit, payload)
@@ -136,6 +151,17 @@ class IngestService:
                 return []
             session.commit()
         return [(topics.down(topic.site, topic.device, "ack"), ack) for ack in out]
+
+    @staticmethod
+    def _check_file_owner(session: Session, topic: topics.Topic) -> None:
+        """A file id belongs to the device that announced it: another device's init, chunk
+        or fin for it is dropped, never written into (or used to reject) that transfer."""
+        row = session.get(Transfer, topic.file_id, with_for_update=True)
+        if row is not None and (row.site, row.device) != (topic.site, topic.device):
+            raise WireError(
+                f"file {topic.file_id} belongs to {row.site}/{row.device}, "
+                f"not to {topic.site}/{topic.device}"
+            )
 
     def _event(self, session: Session, topic: topics.Topic, msg: EventMessage) -> list[AckMessage]:
         exists = session.execute(select(Event.id).where(Event.id == msg.id)).scalar()

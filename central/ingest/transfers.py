@@ -2,7 +2,9 @@
 
 A chunk is written with ``pwrite`` and fsynced *before* its range is committed, so a range
 in the database always names bytes on disk. A fin is verified against the init and the
-assembled file's SHA-256; a mismatch keeps the bytes in quarantine as evidence.
+assembled file's SHA-256; a mismatch keeps the bytes in quarantine as evidence. An init
+whose signed manifest does not verify (``central.ingest.manifests``) is refused the same
+way, with an alarm; the edge retries it later, so a device trusted late loses nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from central import audit
 from central.blobs import FileBlobStore
 from central.db.models import Clip, ClipEvent, Transfer
 from central.db.types import utcnow
+from central.ingest import manifests
 from central.ingest.metrics import IngestMetrics
 from wire import codec, ranges, topics
 from wire.errors import WireError
@@ -70,6 +73,11 @@ class TransferHandler:
 
     def init(self, session: Session, topic: topics.Topic, init: FileInit) -> list[AckMessage]:
         row = self._load(session, init.file_id)
+        if row is not None and row.state == "complete":
+            return _ack(self._current(row))
+        refusal = manifests.verify_init(session, topic.site, topic.device, init)
+        if refusal is not None:
+            return self._refuse(session, topic, init, row, refusal)
         partial = self.blobs.partial_path(init.file_id)
         if row is None:
             row = Transfer(
@@ -174,9 +182,42 @@ class TransferHandler:
         log.info("transfer %s complete: %s", fin.file_id, init.sha256)
         return _ack(self._current(row))
 
+    def _refuse(
+        self,
+        session: Session,
+        topic: topics.Topic,
+        init: FileInit,
+        row: Transfer | None,
+        refusal: manifests.Refusal,
+    ) -> list[AckMessage]:
+        """An init whose manifest does not hold: keep the evidence, alarm, ack the error."""
+        if row is None:
+            row = Transfer(
+                file_id=init.file_id,
+                site=topic.site,
+                device=topic.device,
+                init=init.model_dump(mode="json"),
+                ranges=[],
+                state="receiving",
+                updated_at=utcnow(),
+            )
+            session.add(row)
+        else:
+            row.init = init.model_dump(mode="json")
+        manifests.raise_alarm(
+            session,
+            topic.site,
+            topic.device,
+            refusal.alarm,
+            {"file_id": init.file_id, "reason": refusal.reason},
+        )
+        evidence: dict[str, object] = {"manifest": init.manifest, "signature": init.signature}
+        return self._reject(session, row, refusal.reason, evidence)
+
     def _store_clip(self, session: Session, topic: topics.Topic, init: FileInit) -> None:
         if session.get(Clip, init.file_id) is not None:
             return
+        manifests.link(session, topic.site, topic.device, init)
         session.add(
             Clip(
                 id=init.file_id,
@@ -193,7 +234,7 @@ class TransferHandler:
                 seq=init.seq,
                 clock_synced=init.clock_synced,
                 received_at=utcnow(),
-                verified=True,  # Ed25519 manifest verification arrives with device keys
+                verified=True,  # signed manifest checked at init, its SHA-256 at fin
             )
         )
         session.flush()

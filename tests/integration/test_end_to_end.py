@@ -67,6 +67,20 @@ class Central:
         if name == "serve":
             wait_port(self.http_port, 30)
 
+    def trust_edge(self, config: Path) -> None:
+        """What an operator does for a box not enrolled with a bundle: read its public key
+        with ``reeferwatch-edge identity`` and trust it with ``device trust``."""
+        shown = subprocess.run(
+            [tool("reeferwatch-edge"), "identity", "--config", str(config)],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        fields = dict(line.split(" ", 1) for line in shown.splitlines())
+        subprocess.run(
+            [tool("reeferwatch-central"), "device", "trust", "--site", fields["site"],
+             "--device", fields["device"], "--public-key", fields["public-key"]],
+            env=self.env, check=True, capture_output=True,
+        )  # fmt: skip
+
     def kill(self, name: str) -> None:
         proc = self.procs.pop(name)
         proc.send_signal(signal.SIGKILL)
@@ -98,8 +112,11 @@ def central(tmp_path: Path, broker: Broker) -> Iterator[Central]:
         running.close()
 
 
-def write_edge_config(tmp_path: Path, broker: Broker, **mqtt: object) -> Path:
+def write_edge_config(
+    tmp_path: Path, broker: Broker, *, signing_key: str | None = None, **mqtt: object
+) -> Path:
     mqtt_lines = "".join(f"{key} = {json.dumps(value)}\n" for key, value in mqtt.items())
+    key_line = f"signing_key_file = {json.dumps(signing_key)}" if signing_key else ""
     config = tmp_path / "edge" / "edge.toml"
     config.parent.mkdir()
     config.write_text(
@@ -108,6 +125,7 @@ def write_edge_config(tmp_path: Path, broker: Broker, **mqtt: object) -> Path:
 id = "site01"
 device = "edge01"
 location_code = "370200-QD-01"
+{key_line}
 
 [storage]
 data_dir = "data"
@@ -208,6 +226,7 @@ def mark_and_receive_clip(api: httpx.Client, config: Path) -> dict[str, Any]:
     clip = dict(clips[0])
     assert clip["sha256"] in edge_clip_hashes(config).values()
     assert clip["event_ids"] == [mark_id]
+    assert clip["verified"] is True  # signed manifest and SHA-256 both checked
     return clip
 
 
@@ -217,6 +236,7 @@ def test_marked_event_reaches_the_inspector_as_a_seekable_verified_clip(
     central.start("ingest")
     central.start("serve")
     config = write_edge_config(tmp_path, broker)
+    central.trust_edge(config)
     start_edge(config, edge_process)
     with central.client() as api:
         clip = mark_and_receive_clip(api, config)
@@ -250,6 +270,7 @@ def test_clip_arrives_exactly_once_when_ingest_dies_mid_transfer(
 ) -> None:
     # Tiny chunks, one in flight: the transfer takes seconds, so ingest dies in the middle.
     config = write_edge_config(tmp_path, broker, chunk_size=1024, window=1, ack_timeout=3.0)
+    central.trust_edge(config)
     central.start("ingest")
     central.start("serve")
     start_edge(config, edge_process)

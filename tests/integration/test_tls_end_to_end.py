@@ -110,13 +110,18 @@ def test_marked_event_and_clip_travel_over_tls(
 ) -> None:
     central, bundle = tls_setup
     snippet = tomllib.loads((bundle / "edge.toml").read_text())
-    assert snippet["site"] == {"id": "site01", "device": "edge01"}
+    assert snippet["site"] == {
+        "id": "site01",
+        "device": "edge01",
+        "signing_key_file": str(bundle / "signing.key"),
+    }
     mqtt = snippet["mqtt"]
     assert (mqtt["host"], mqtt["port"]) == (BROKER_HOST, 8883)
     # the test broker listens on a free port instead of 8883; everything else as enrolled
     config = write_edge_config(
         tmp_path,
         central.broker,
+        signing_key=snippet["site"]["signing_key_file"],  # trusted by `device enroll`
         ca_file=mqtt["ca_file"],
         cert_file=mqtt["cert_file"],
         key_file=mqtt["key_file"],

@@ -14,6 +14,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from central.ca import CaError, CertificateAuthority, fingerprint
 from central.cli import main
+from wire.manifest import load_private_key, public_key_text
 
 
 def mode(path: Path) -> int:
@@ -81,15 +82,23 @@ def test_enroll_writes_the_bundle_and_indexes_it(ca: CertificateAuthority, tmp_p
         "device.key",
         "device.pem",
         "edge.toml",
+        "signing.key",
     ]
     assert mode(out / "device.key") == 0o600
+    assert mode(out / "signing.key") == 0o600
+    signing = load_private_key(out / "signing.key")
+    assert issued.signing_public_key == public_key_text(signing)
     cert = load(out / "device.pem")
     cert.verify_directly_issued_by(load(out / "ca.pem"))
     assert cn(cert) == "edge01"
     eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     assert list(eku) == [ExtendedKeyUsageOID.CLIENT_AUTH]
     snippet = tomllib.loads((out / "edge.toml").read_text())
-    assert snippet["site"] == {"id": "site01", "device": "edge01"}
+    assert snippet["site"] == {
+        "id": "site01",
+        "device": "edge01",
+        "signing_key_file": "/etc/rw/tls/signing.key",
+    }
     assert snippet["mqtt"] == {
         "host": "mqtt.example.org",
         "port": 8883,
@@ -101,6 +110,7 @@ def test_enroll_writes_the_bundle_and_indexes_it(ca: CertificateAuthority, tmp_p
     assert entry["site"] == "site01" and entry["name"] == "edge01"
     assert entry["sha256"] == fingerprint(cert) == issued.fingerprint
     assert entry["not_after"] == cert.not_valid_after_utc.isoformat()
+    assert entry["signing_key"] == issued.signing_public_key
     assert json.loads(ca.index_file.read_text())["version"] == 1
 
 
