@@ -35,6 +35,7 @@ UNTRUSTED_DEVICE = "untrusted_device"
 MANIFEST_INVALID = "manifest_invalid"
 MANIFEST_CHAIN = "manifest_chain"
 SITE_MISMATCH = "site_mismatch"
+HASH_MISMATCH = "hash_mismatch"  # assembled bytes differ from the signed SHA-256
 SIGNED_FIELDS = ("file_id", "name", "kind", "camera", "start", "end", "size", "sha256")
 
 

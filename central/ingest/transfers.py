@@ -168,6 +168,10 @@ class TransferHandler:
             actual = sha256_file(partial)
             if actual != init.sha256:
                 reason = f"sha256 mismatch: expected {init.sha256}, assembled {actual}"
+                manifests.raise_alarm(
+                    session, row.site, row.device, manifests.HASH_MISMATCH,
+                    {"file_id": row.file_id, "expected": init.sha256, "assembled": actual},
+                )  # fmt: skip
                 return self._reject(session, row, reason, {"actual": actual})
             self.blobs.put_file(partial, init.sha256)
         elif not self.blobs.exists(init.sha256):

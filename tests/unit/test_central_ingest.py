@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from central.audit import verify_chain
 from central.blobs import FileBlobStore
 from central.db import Audit, Clip, ClipEvent, Database, Device, Event, Transfer
+from central.db.models import Alarm
 from central.ingest import IngestService
 from tests.central_messages import (
     DEVICE,
@@ -144,6 +145,8 @@ def test_bad_hash_is_rejected_and_evidence_kept(
         assert line is not None and line.target == init.file_id
         assert line.detail["actual"] == hashlib.sha256(DATA).hexdigest()
         assert verify_chain(session).ok
+        [alarm] = session.scalars(select(Alarm).where(Alarm.kind == "hash_mismatch")).all()
+        assert alarm.detail["file_id"] == init.file_id and alarm.cleared_at is None
     # The edge may start over: init resets the transfer to receiving with nothing held.
     again = _init(ingest, init)[0][1].files[0]
     assert again.ranges == [] and again.error is None
