@@ -20,8 +20,10 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from demo.broker import render_shipped_config
 from demo.children import Children
-from demo.site import write_edge_config
+from demo.pki import make_pki
+from demo.site import DEVICE, SITE, write_edge_config
 
 log = logging.getLogger("reeferwatch.demo")
 
@@ -58,19 +60,6 @@ def _mosquitto() -> str:
     )
 
 
-def _write_broker_config(workdir: Path, port: int) -> Path:
-    config = workdir / "mosquitto.conf"
-    config.write_text(
-        f"listener {port} 127.0.0.1\n"
-        "allow_anonymous true\n"
-        "persistence false\n"
-        "max_queued_messages 0\n"
-        "message_size_limit 2000000\n"
-        "set_tcp_nodelay true\n"
-    )
-    return config
-
-
 def _create_admin(central_env: dict[str, str], password: str) -> None:
     env = {**os.environ, **central_env}
     subprocess.run([_tool("reeferwatch-central"), "migrate"], env=env, check=True)
@@ -91,21 +80,6 @@ def _create_admin(central_env: dict[str, str], password: str) -> None:
     )
 
 
-def _trust_edge(central_env: dict[str, str], edge_config: Path) -> None:
-    """Central trusts the simulated box's manifest key, as an operator would with
-    ``reeferwatch-edge identity`` and ``reeferwatch-central device trust``."""
-    shown = subprocess.run(
-        [_tool("reeferwatch-edge"), "identity", "--config", str(edge_config)],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    fields = dict(line.split(" ", 1) for line in shown.splitlines())
-    subprocess.run(
-        [_tool("reeferwatch-central"), "device", "trust", "--site", fields["site"],
-         "--device", fields["device"], "--public-key", fields["public-key"]],
-        env={**os.environ, **central_env}, check=True, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-
-
 def run(workdir: Path, http_port: int, every_seconds: int, first_after: float) -> int:
     workdir = workdir.resolve()
     if workdir.exists():
@@ -118,9 +92,7 @@ def run(workdir: Path, http_port: int, every_seconds: int, first_after: float) -
         "REEFERWATCH_MQTT_HOST": "127.0.0.1",
         "REEFERWATCH_MQTT_PORT": str(mqtt_port),
     }
-    edge_config = write_edge_config(
-        workdir / "edge" / "edge.toml", workdir / "edge" / "data", mqtt_port, every_seconds
-    )
+    bundle = workdir / "edge" / "tls"
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -129,14 +101,21 @@ def run(workdir: Path, http_port: int, every_seconds: int, first_after: float) -
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
 
+    _create_admin(central_env, password)
+    env = {**os.environ, **central_env}
+    pki = make_pki(_tool("reeferwatch-central"), env, bundle, SITE, DEVICE, mqtt_port)
+    central_env.update(pki.central_env)
+    edge_config = write_edge_config(
+        workdir / "edge" / "edge.toml", workdir / "edge" / "data", mqtt_port, every_seconds,
+        bundle,
+    )  # fmt: skip
+    broker_config = workdir / "mosquitto.conf"
+    broker_config.write_text(render_shipped_config(mqtt_port, "127.0.0.1", pki.broker_files))
+
     with Children(workdir / "logs") as children:
-        children.start(
-            "mosquitto", [_mosquitto(), "-c", str(_write_broker_config(workdir, mqtt_port))]
-        )
+        children.start("mosquitto", [_mosquitto(), "-c", str(broker_config)])
         if not _wait_port(mqtt_port, 10):
             raise SystemExit(f"the broker did not start; see {workdir / 'logs' / 'mosquitto.log'}")
-        _create_admin(central_env, password)
-        _trust_edge(central_env, edge_config)
         children.start("ingest", [_tool("reeferwatch-central"), "ingest"], central_env)
         children.start(
             "central",

@@ -55,6 +55,10 @@ def test_demo_shows_a_clip_within_a_minute_and_stops_cleanly(tmp_path: Path, ffm
         assert {clip["camera"] for clip in found} <= {"dock1", "dock2"}  # type: ignore[index]
         children = descendants(demo.pid)
         assert len(children) >= 5, "broker, ingest, central, edge and ffmpeg should be running"
+        # the demo runs what production runs: TLS with client certificates, signed clips
+        assert "tls=True" in (tmp_path / "demo" / "logs" / "edge.log").read_text()
+        assert "require_certificate true" in (tmp_path / "demo" / "mosquitto.conf").read_text()
+        assert all(clip["verified"] for clip in found)  # type: ignore[index]
     finally:
         demo.send_signal(signal.SIGINT)
         assert demo.wait(30) == 0
