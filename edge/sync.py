@@ -107,6 +107,7 @@ class SyncClient(Closeable):
             topics.up(site, device, "health"),
             lambda: build_health_message(config, store),  # ``run`` sets a richer builder
             config.health.publish_seconds,
+            charge=self.uplink.consume,
         )
 
     # -- lifecycle -------------------------------------------------------------------
@@ -201,6 +202,11 @@ class SyncClient(Closeable):
             log.warning("sync: ignored a malformed message on %s: %s", msg.topic, exc)
         except StoreError as exc:
             log.error("sync: cannot apply %s: %s", msg.topic, exc)
+        except Exception:
+            # Named reason: this runs on paho's network thread, and an exception escaping it
+            # ends that thread: the edge would never sync again. ``json.loads`` raises
+            # RecursionError/ValueError, not a WireError, for e.g. ``[[[[…`` or a huge integer.
+            log.exception("sync: dropped a message on %s that could not be handled", msg.topic)
 
     # -- acknowledgements ------------------------------------------------------------
     def _outbox_changed(self) -> None:

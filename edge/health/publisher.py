@@ -1,4 +1,8 @@
-"""Periodic ``up/health`` publishing for the sync client (QoS 1, not retained, no outbox)."""
+"""Periodic ``up/health`` publishing for the sync client (QoS 1, not retained, no outbox).
+
+Health is the liveness signal (central marks a box offline after three missed intervals), so
+it never waits for the uplink's tokens; its bytes are charged to the bucket (``charge``) so the
+long-run rate still keeps to the cap."""
 
 from __future__ import annotations
 
@@ -24,8 +28,10 @@ class HealthPublisher:
         topic: str,
         build: Callable[[], HealthMessage],
         period_s: float,
+        charge: Callable[[int], None] = lambda size: None,
     ) -> None:
         self.client = client
+        self.charge = charge
         self.topic = topic
         self.build = build
         self.period_s = period_s
@@ -50,6 +56,8 @@ class HealthPublisher:
         except (ReeferWatchError, OSError, ValueError) as exc:
             log.error("health: cannot build the health message: %s", exc)
             return False
-        self.client.publish(self.topic, codec.encode(message), qos=1, retain=False)
+        payload = codec.encode(message)
+        self.charge(len(payload))
+        self.client.publish(self.topic, payload, qos=1, retain=False)
         self.published += 1
         return True

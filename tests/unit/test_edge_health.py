@@ -5,14 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.config import EdgeConfig, parse_config
 from edge.faults import DEVICE, Faults
 from edge.health.device import DeviceChecker, read_temperature
 from edge.health.image import laplacian_variance, mean_abs_diff, mean_luma
+from edge.health.publisher import HealthPublisher
 from edge.store import Store
+from edge.timeutil import now
+from wire import codec
 from wire.errors import ConfigError
+from wire.models import HealthMessage
 
 
 def make_config(tmp_path: Path, **health: object) -> EdgeConfig:
@@ -114,3 +120,13 @@ def test_retention_and_health_sections_are_validated(tmp_path: Path) -> None:
             },
             "test",
         )
+
+
+def test_health_is_charged_to_the_uplink_but_never_waits() -> None:
+    message = HealthMessage(sent_at=now(), clock_synced=False, disk_used_bytes=1,
+                            disk_quota_bytes=2, backlog_items=0, backlog_bytes=0)  # fmt: skip
+    charged: list[int] = []
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)  # not connected
+    publisher = HealthPublisher(client, "t/health", lambda: message, 60.0, charge=charged.append)
+    assert publisher.maybe_publish() and not publisher.maybe_publish()  # once per period
+    assert charged == [len(codec.encode(message))]
