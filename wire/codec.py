@@ -27,6 +27,10 @@ def decode(model: type[M], payload: bytes | bytearray | str) -> M:
         data = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise WireError(f"payload: not UTF-8 JSON ({exc})") from exc
+    except RecursionError as exc:  # e.g. b"[" * 100_000
+        raise WireError("payload: JSON nested too deeply") from exc
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise WireError(f"payload: unreadable JSON ({exc})") from exc
     if not isinstance(data, dict):
         raise WireError(f"payload: expected a JSON object, got {type(data).__name__}")
     try:

@@ -121,6 +121,8 @@ def test_naive_timestamp_is_refused_with_the_field_named() -> None:
         (b'{"v":1,"file_id":"x","size":1,"sha256":"A' + b"0" * 63 + b'"}', "sha256"),
         (b'{"v":1,"file_id":"x","size":1,"sha256":"' + b"0" * 64 + b'","extra":1}', "extra"),
         (b"{" + b" " * codec.MAX_JSON_BYTES + b"}", "exceeds"),
+        (b"[" * 100_000, "nested too deeply"),
+        (b'{"v": ' + b"9" * 5000 + b"}", "unreadable JSON"),
     ],
 )
 def test_malformed_payloads_name_the_problem(payload: bytes, names: str) -> None:
