@@ -1,0 +1,162 @@
+"""``sync_tls_ratio``: clip bytes through ``SyncClient`` over TLS with client certificates.
+
+As in production: a CA from ``central.ca`` issues the broker's certificate, central's client
+certificate (the receiver) and the device's enrollment bundle (the edge's ``[mqtt]``
+``ca_file``/``cert_file``/``key_file``); Mosquitto runs the shipped
+``systemd/mosquitto/reeferwatch.conf`` (``tls_version tlsv1.2``, ``require_certificate``, CN
+as username) with the shipped ACL on a free loopback port. Baseline: a raw paho QoS 1
+publish of the same bytes in the same chunk size, authenticated with the same device
+certificate, to the same receiver over the same broker, same run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from bench.recording import emit, free_port
+from bench.syncrig import (
+    DEVICE,
+    SITE,
+    Receiver,
+    chunks,
+    edge_config,
+    paired,
+    publisher,
+    raw_seconds,
+    sync_seconds,
+)
+from central.ca import CENTRAL_CN, CertificateAuthority
+
+HOST = "127.0.0.1"
+MOSQUITTO_DIR = Path(__file__).resolve().parents[1] / "systemd" / "mosquitto"
+
+
+@dataclass(frozen=True)
+class Identity:
+    cert: Path
+    key: Path
+
+
+@dataclass(frozen=True)
+class Pki:
+    ca_file: Path
+    broker: Identity
+    central: Identity
+    device: Identity
+
+
+def make_pki(root: Path) -> Pki:
+    ca = CertificateAuthority.init(root / "ca")
+    server = ca.issue_server(root / "broker", ["localhost"], [HOST])
+    central = ca.issue_client(CENTRAL_CN, root / "central")
+    device = ca.enroll_device(SITE, DEVICE, root / DEVICE, HOST)
+    return Pki(
+        ca.cert_file,
+        Identity(server.cert_file, server.key_file),
+        Identity(central.cert_file, central.key_file),
+        Identity(device.cert_file, device.key_file),
+    )
+
+
+def broker_config(pki: Pki, port: int) -> str:
+    """The shipped config with this port, these certificates and the shipped ACL."""
+    text = (MOSQUITTO_DIR / "reeferwatch.conf").read_text()
+    for old, new in (
+        ("listener 8883", f"listener {port} {HOST}"),
+        ("/etc/mosquitto/ca_certificates/reeferwatch-ca.pem", str(pki.ca_file)),
+        ("/etc/mosquitto/certs/reeferwatch-broker.pem", str(pki.broker.cert)),
+        ("/etc/mosquitto/certs/reeferwatch-broker.key", str(pki.broker.key)),
+        ("/etc/mosquitto/reeferwatch.acl", str(MOSQUITTO_DIR / "reeferwatch.acl")),
+    ):
+        if old not in text:
+            raise SystemExit(f"bench: the shipped broker config no longer has {old!r}")
+        text = text.replace(old, new)
+    if os.geteuid() == 0:
+        text += "user root\n"  # as root Mosquitto would switch to "mosquitto" and lose the files
+    return text
+
+
+@contextlib.contextmanager
+def tls_broker(workdir: Path, pki: Pki) -> Iterator[int]:
+    """Mosquitto with the shipped TLS listener and ACL; yields its port."""
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    port = free_port()
+    conf = workdir / "mosquitto-tls.conf"
+    conf.write_text(broker_config(pki, port))
+    proc = subprocess.Popen([binary, "-c", str(conf)], stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and proc.poll() is None:
+            with contextlib.suppress(OSError), socket.create_connection((HOST, port), 0.2):
+                break
+            time.sleep(0.05)
+        else:
+            raise SystemExit(f"bench: the TLS broker did not start (exit {proc.poll()})")
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def tls_connect(port: int, client_id: str, ca_file: Path, who: Identity) -> mqtt.Client:
+    """A paho v5 client over TLS presenting ``who``'s certificate, connected."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    context = ssl.create_default_context(cafile=str(ca_file))
+    context.load_cert_chain(str(who.cert), str(who.key))
+    client.tls_set_context(context)
+    client.max_inflight_messages_set(20)
+    connected = threading.Event()
+
+    def on_connect(_c: mqtt.Client, _u: object, _f: object, reason: ReasonCode, _p: object) -> None:
+        if not reason.is_failure:
+            connected.set()
+
+    client.on_connect = on_connect
+    client.connect(HOST, port)
+    client.loop_start()
+    if not connected.wait(10):
+        client.loop_stop()
+        raise SystemExit(f"bench: cannot connect over TLS to port {port} as {who.cert.stem}")
+    return client
+
+
+def measure(workdir: Path, body: bytes, chunk: int, repeat: int) -> None:
+    """Emit ``sync_tls_mb_s`` and ``sync_tls_ratio`` (medians of ``repeat`` pairs)."""
+    workdir.mkdir(parents=True)
+    pki = make_pki(workdir / "pki")
+    with (
+        tls_broker(workdir, pki) as port,
+        Receiver(tls_connect(port, "bench-central", pki.ca_file, pki.central)) as receiver,
+        publisher(tls_connect(port, "bench-raw", pki.ca_file, pki.device)) as raw_client,
+    ):
+        raw, synced, ratios = paired(
+            lambda: raw_seconds(raw_client, receiver, chunks(body, chunk)),
+            lambda i: sync_seconds(edge_config(workdir / f"edge{i}", port, chunk, 0, host=HOST,
+                                               ca_file=str(pki.ca_file),
+                                               cert_file=str(pki.device.cert),
+                                               key_file=str(pki.device.key)),
+                                   receiver, body, f"tls{i}"),
+            repeat,
+        )  # fmt: skip
+    raw_mb_s, sync_mb_s = len(body) / raw / 1e6, len(body) / synced / 1e6
+    emit("sync_tls_mb_s", sync_mb_s, "MB/s", raw_mb_s, chunk=chunk, repeat=repeat,
+         tls="shipped listener, client certificates, ACL")  # fmt: skip
+    emit("sync_tls_ratio", sync_mb_s / raw_mb_s, "ratio", 1.0, pairs=ratios, goal="none set")
