@@ -33,6 +33,7 @@ from edge.timeutil import now
 from wire import codec, ranges, topics
 from wire.closing import Closeable
 from wire.models import AckMessage, EventMessage, FileAck, FileFin, FileInit
+from wire.mqttsocket import set_no_delay
 
 SITE, DEVICE = "bench", "edge01"
 RAW_TOPIC = f"{topics.ROOT}/{SITE}/{DEVICE}/up/bench-raw"
@@ -84,6 +85,7 @@ class Receiver(Closeable):
         self.halfway: tuple[str, int] | None = None  # (file id, bytes) that set ``reached``
         self.reached = threading.Event()
         self.client = client
+        set_no_delay(client)  # as central's ingest does: acks leave at once
         client.on_message = self._on_message
         subscribed = threading.Event()
         client.on_subscribe = lambda *args: subscribed.set()

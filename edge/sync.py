@@ -264,6 +264,7 @@ class SyncClient(Closeable):
         timeout = self.config.mqtt.ack_timeout
         unacked = 0
         active = 0
+        held_back = False  # an event waits for room: nothing after it may start before it
         for item in self._pending():
             if self._stop.is_set() or not self.connected.is_set():
                 return
@@ -273,10 +274,13 @@ class SyncClient(Closeable):
                     unacked += 1
                     continue
                 if unacked >= MAX_UNACKED_EVENTS:
+                    held_back = True
                     continue
                 self._send_event(item)
                 unacked += 1
             elif active < MAX_ACTIVE_FILES:
+                if held_back and item.item_id not in self.files.transfers:
+                    continue  # would start a lower-priority file before a waiting event
                 active += 1
                 self.files.drive(item)
 
