@@ -220,16 +220,22 @@ def queue_clip(store: Store, file_id: str, path: Path, body: bytes, priority: in
 
 
 def sync_seconds(config: EdgeConfig, receiver: Receiver, body: bytes, name: str) -> float:
-    """Seconds from ``start()`` to the receiver's complete ack of one clip of ``body``."""
+    """Seconds from queueing one clip of ``body`` (the file written, the client connected, as
+    the raw baseline's publisher is) to the receiver's complete ack: init, chunks and fin."""
     workdir = Path(config.storage.data_dir).parent
     workdir.mkdir(parents=True, exist_ok=True)
     receiver.complete.clear()
     receiver.arrivals.clear()
-    with Store(config.db_path) as store:
-        queue_clip(store, "Fbench" + name, workdir / f"{name}.mp4", body)
-        with SyncClient(config, store) as sync:
-            start = time.monotonic()
-            sync.start()
-            if not receiver.complete.wait(WAIT_S):
-                raise SystemExit("bench: the clip was not delivered")
-            return time.monotonic() - start
+    path = workdir / f"{name}.mp4"
+    path.write_bytes(body)
+    digest, end = hashlib.sha256(body).hexdigest(), now()
+    with Store(config.db_path) as store, SyncClient(config, store) as sync:
+        sync.start()
+        if not sync.connected.wait(WAIT_S):
+            raise SystemExit("bench: the edge did not connect")
+        start = time.monotonic()
+        store.add_clip("Fbench" + name, None, "cam1", path, end - timedelta(seconds=10), end,
+                       len(body), digest, [], 30)  # fmt: skip
+        if not receiver.complete.wait(WAIT_S):
+            raise SystemExit("bench: the clip was not delivered")
+        return time.monotonic() - start
