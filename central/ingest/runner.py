@@ -24,7 +24,7 @@ from central.ingest.service import IngestService
 from central.settings import Settings
 from wire import codec, topics
 from wire.closing import Closeable
-from wire.errors import ReeferWatchError, TransferError
+from wire.errors import StoreError, TransferError
 from wire.mqttsocket import set_no_delay
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 SESSION_EXPIRY_S = 7 * 24 * 3600
 MAX_INFLIGHT = 20
 SHARE_GROUP = "ingest"
+
+RETRY_FIRST_S, RETRY_CAP_S = 0.5, 30.0  # back-off while the database or disk refuses
 
 
 def subscription(shared: bool) -> str:
@@ -157,18 +159,30 @@ class IngestRunner(Closeable):
             log.exception("periodic device check failed")
 
     def process(self, msg: mqtt.MQTTMessage) -> None:
-        """Handle, publish acks, then PUBACK. A store failure leaves the message unacked so
-        the broker redelivers it on the next session."""
-        try:
-            outgoing = self.service.handle(msg.topic, bytes(msg.payload))
-        except ReeferWatchError as exc:
-            log.error("not acknowledging %s: %s", msg.topic, exc)
-            return
-        except Exception:
-            # Named reason: a bug in one handler must not kill the worker and stall ingest.
-            # The message stays unacknowledged, so the broker redelivers it next session.
-            log.exception("handler failed on %s; not acknowledging", msg.topic)
-            return
+        """Handle, publish acks, then PUBACK.
+
+        A store failure (database or disk) is retried with back-off, in order, until it
+        succeeds or ingest stops (then the broker redelivers next session): nothing can be
+        stored meanwhile anyway. Any other failure is logged and the message acknowledged:
+        left unacknowledged, 20 of them would fill the broker's in-flight window and stall
+        ingest for every device, and the edge re-sends whatever central has not confirmed.
+        """
+        delay = RETRY_FIRST_S
+        while True:
+            try:
+                outgoing = self.service.handle(msg.topic, bytes(msg.payload))
+                break
+            except StoreError as exc:
+                log.error("cannot store %s (%s); retrying in %.1f s", msg.topic, exc, delay)
+                if self._stop.wait(delay):
+                    return
+                delay = min(RETRY_CAP_S, delay * 2)
+            except Exception:
+                # Named reason: a bug in one handler must neither kill the worker nor, by
+                # holding PUBACKs back, stall ingest; the edge re-sends what is unconfirmed.
+                log.exception("handler failed on %s; acknowledged and dropped", msg.topic)
+                outgoing = []
+                break
         for topic, ack in outgoing:
             info = self.client.publish(topic, codec.encode(ack), qos=1)
             if info.rc != mqtt.MQTT_ERR_SUCCESS:

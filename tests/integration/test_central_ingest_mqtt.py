@@ -24,6 +24,7 @@ from central.settings import Settings
 from tests.central_messages import DEVICE, SITE, event_msg, file_init, fin_for
 from tests.helpers import Broker, wait_for
 from wire import codec, topics
+from wire.errors import StoreError
 from wire.models import AckMessage
 
 pytest_plugins = ["tests.central_fixtures"]
@@ -161,3 +162,44 @@ def test_cli_ingest_stops_cleanly_on_sigterm(
             process.wait()
     output = process.stdout.read().decode() if process.stdout else ""
     assert "signal 15: stopping ingest" in output and "ingest stopped" in output
+
+
+class FlakyService(IngestService):
+    """Fails the first ``store_failures`` calls like a database outage, and raises a bug's
+    exception on every message with ``poison`` in it."""
+
+    def __init__(self, db: Database, blobs: FileBlobStore, store_failures: int) -> None:
+        super().__init__(db, blobs)
+        self.store_failures = store_failures
+        self.calls = 0
+
+    def handle(self, topic: str, payload: bytes) -> list[tuple[str, AckMessage]]:
+        self.calls += 1
+        if b"poison" in payload:
+            raise KeyError("a handler bug")
+        if self.store_failures > 0:
+            self.store_failures -= 1
+            raise StoreError("database refused message: connection lost")
+        return super().handle(topic, payload)
+
+
+def test_ingest_outlives_store_outages_and_handler_bugs(
+    mqtt_settings: Settings, central_db: Database, blobs: FileBlobStore, edge: Edge
+) -> None:
+    service = FlakyService(central_db, blobs, store_failures=3)
+    runner = IngestRunner(mqtt_settings, service, name="flaky")
+    with runner:
+        runner.start()
+        wait_for(runner.subscribed.is_set, 10, "ingest to subscribe")
+        first = event_msg(seq=1)
+        edge.publish(topics.up(SITE, DEVICE, "event"), codec.encode(first))
+        edge.wait_ack(lambda a: first.id in a.events, "the event, stored after 3 retries")
+        assert service.store_failures == 0
+        # More failing messages than the broker's in-flight window (20): none may stall ingest.
+        for _ in range(30):
+            edge.publish(topics.up(SITE, DEVICE, "event"), b'{"poison": 1}')
+        later = event_msg(seq=2)
+        edge.publish(topics.up(SITE, DEVICE, "event"), codec.encode(later))
+        edge.wait_ack(lambda a: later.id in a.events, "an event after 30 handler failures", 30)
+    with central_db.session() as session:
+        assert session.get(Event, first.id) is not None and session.get(Event, later.id)
