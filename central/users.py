@@ -9,27 +9,34 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from central import audit
-from central.db.models import User
+from central.db.models import ROOT_ORG_ID, User
+from central.orgs import unit_by_code
 from central.security import ROLES, burn_time, hash_password, verify_password
 from wire.errors import AuthError, StoreError
 
 USERNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 
 
-def add_user(session: Session, username: str, password: str, role: str, actor: str) -> User:
+def add_user(
+    session: Session, username: str, password: str, role: str, actor: str, org: str | None = None
+) -> User:
+    """A user under org unit ``org`` (a code; default the national unit)."""
     if not USERNAME.match(username):
         raise AuthError(f"username {username!r}: use 1-64 characters [A-Za-z0-9_.@-]")
     if role not in ROLES:
         raise AuthError(f"role {role!r} is not one of {ROLES}")
     if session.execute(select(User).where(User.username == username)).scalar():
         raise StoreError(f"user {username!r} already exists")
-    user = User(username=username, password_hash=hash_password(password), role=role)
+    unit_id = unit_by_code(session, org).id if org is not None else ROOT_ORG_ID
+    user = User(
+        username=username, password_hash=hash_password(password), role=role, org_unit_id=unit_id
+    )
     session.add(user)
     try:
         session.flush()
     except IntegrityError as exc:
         raise StoreError(f"user {username!r} already exists") from exc
-    audit.append(session, actor, "user.add", username, {"role": role})
+    audit.append(session, actor, "user.add", username, {"role": role, "org": org or "national"})
     return user
 
 

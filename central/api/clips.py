@@ -12,10 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central import audit
-from central.api.deps import AppSettings, Blobs, CurrentUser, DbSession, VideoViewer
+from central.api.deps import AppSettings, Blobs, DbSession, UserScope, VideoViewer
 from central.api.httprange import RangeNotSatisfiable, parse_range
 from central.api.query import after_cursor, check_window, page
 from central.api.schemas import ClipOut, ClipPage, MediaLinkOut, Problem
+from central.authz import Scope
 from central.db.models import Clip, ClipEvent
 from central.security import issue_media_token
 
@@ -44,16 +45,18 @@ def clip_out(row: Clip) -> ClipOut:
     )
 
 
-def _get_clip(session: Session, clip_id: str) -> Clip:
+def _get_clip(session: Session, clip_id: str, scope: Scope) -> Clip:
+    """The clip, if it exists and ``scope`` may see it; 404 alike otherwise (a clip the user
+    may not see is not confirmed to exist)."""
     row = session.get(Clip, clip_id) if len(clip_id) <= 64 else None
-    if row is None:
+    if row is None or not scope.allows(session, row.site, row.camera):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no clip {clip_id!r}")
     return row
 
 
 @router.get("", response_model=ClipPage, responses={400: {"model": Problem}})
 def list_clips(
-    user: CurrentUser,
+    scope: UserScope,
     session: DbSession,
     site: Annotated[str | None, Query(max_length=64)] = None,
     camera: Annotated[str | None, Query(max_length=64)] = None,
@@ -65,7 +68,7 @@ def list_clips(
 ) -> ClipPage:
     """Clips overlapping [start, end), newest start first."""
     check_window(start, end)
-    query = select(Clip)
+    query = select(Clip).where(scope.cameras_clause(Clip.site, Clip.camera, allow_no_camera=False))
     if site is not None:
         query = query.where(Clip.site == site)
     if camera is not None:
@@ -84,9 +87,9 @@ def list_clips(
 
 
 @router.get("/{clip_id}", response_model=ClipOut, responses={404: {"model": Problem}})
-def get_clip(clip_id: str, user: CurrentUser, session: DbSession) -> ClipOut:
-    row = _get_clip(session, clip_id)
-    audit.append(session, user.username, "clip.view", row.id)
+def get_clip(clip_id: str, scope: UserScope, session: DbSession) -> ClipOut:
+    row = _get_clip(session, clip_id, scope)
+    audit.append(session, scope.user.username, "clip.view", row.id)
     session.commit()
     return clip_out(row)
 
@@ -98,12 +101,14 @@ MEDIA_LINK_SECONDS = 300
     "/{clip_id}/video-url", response_model=MediaLinkOut, responses={404: {"model": Problem}}
 )
 def clip_video_url(
-    clip_id: str, user: CurrentUser, session: DbSession, settings: AppSettings
+    clip_id: str, scope: UserScope, session: DbSession, settings: AppSettings
 ) -> MediaLinkOut:
     """A link that streams this clip for a few minutes without an Authorization header
     (for a browser's ``<video>`` element). Each stream through it is still audited."""
-    row = _get_clip(session, clip_id)
-    token, expires = issue_media_token(settings.secret(), user.username, row.id, MEDIA_LINK_SECONDS)
+    row = _get_clip(session, clip_id, scope)
+    token, expires = issue_media_token(
+        settings.secret(), scope.user.username, row.id, MEDIA_LINK_SECONDS
+    )
     return MediaLinkOut(url=f"/api/v1/clips/{row.id}/video?sig={token}", expires_at=expires)
 
 
@@ -140,7 +145,7 @@ def clip_video(
     if_none_match: Annotated[str | None, Header(alias="If-None-Match")] = None,
 ) -> Response:
     """Stream the clip (video/mp4). Single byte ranges only; ETag is the quoted sha256."""
-    row = _get_clip(session, clip_id)
+    row = _get_clip(session, clip_id, Scope.of(session, user))
     etag = f'"{row.sha256}"'
     common = {"ETag": etag, "Accept-Ranges": "bytes", "Cache-Control": "private, no-transform"}
     if if_none_match is not None and (

@@ -1,5 +1,6 @@
 """Dependencies shared by the routers. ``CurrentUser`` is the single point where every
-``/api/v1`` read is authenticated — and where org-scoped authorisation will be added."""
+``/api/v1`` request is authenticated; ``UserScope`` (``central.authz``) is what every read
+is filtered by."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from central.authz import Scope
 from central.blobs import FileBlobStore
 from central.db.engine import Database
 from central.db.models import User
@@ -97,3 +99,11 @@ def video_viewer(
 
 
 VideoViewer = Annotated[User, Depends(video_viewer)]
+
+
+def user_scope(user: CurrentUser, session: DbSession) -> Scope:
+    """What the authenticated user may see (``central.authz``); every read route uses it."""
+    return Scope.of(session, user)
+
+
+UserScope = Annotated[Scope, Depends(user_scope)]

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from central.api.deps import CurrentUser, DbSession
+from central.api.deps import DbSession, UserScope
 from central.db.models import Alarm, Device
 
 router = APIRouter(prefix="/devices", tags=["devices"])
@@ -34,15 +34,22 @@ class DeviceOut(BaseModel):
 
 
 @router.get("", response_model=list[DeviceOut])
-def list_devices(user: CurrentUser, session: DbSession) -> list[DeviceOut]:
+def list_devices(scope: UserScope, session: DbSession) -> list[DeviceOut]:
+    """Devices of the sites the user may see, with their open alarms."""
     open_alarms: dict[tuple[str, str], list[AlarmOut]] = {}
     for alarm in session.scalars(
-        select(Alarm).where(Alarm.cleared_at.is_(None)).order_by(Alarm.id)
+        select(Alarm)
+        .where(Alarm.cleared_at.is_(None), scope.sites_clause(Alarm.site))
+        .order_by(Alarm.id)
     ):
         open_alarms.setdefault((alarm.site, alarm.device), []).append(
             AlarmOut(id=alarm.id, kind=alarm.kind, detail=alarm.detail, raised_at=alarm.raised_at)
         )
-    rows = session.scalars(select(Device).order_by(Device.site_id, Device.device_id))
+    rows = session.scalars(
+        select(Device)
+        .where(scope.sites_clause(Device.site_id))
+        .order_by(Device.site_id, Device.device_id)
+    )
     return [
         DeviceOut(
             site=row.site_id,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 from sqlalchemy import select
 
-from central.api.deps import CurrentUser, DbSession
+from central.api.deps import DbSession, UserScope
 from central.api.query import after_cursor, check_window, page
 from central.api.schemas import EventOut, EventPage, Problem
 from central.db.models import Event
@@ -38,7 +38,7 @@ def event_out(row: Event) -> EventOut:
 
 @router.get("", response_model=EventPage, responses={400: {"model": Problem}})
 def list_events(
-    user: CurrentUser,
+    scope: UserScope,
     session: DbSession,
     site: Annotated[str | None, Query(max_length=64)] = None,
     camera: Annotated[str | None, Query(max_length=64)] = None,
@@ -49,7 +49,7 @@ def list_events(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> EventPage:
     check_window(start, end)
-    query = select(Event)
+    query = select(Event).where(scope.cameras_clause(Event.site, Event.camera))
     if site is not None:
         query = query.where(Event.site == site)
     if camera is not None:

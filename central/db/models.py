@@ -1,11 +1,11 @@
-"""Typed declarative models of the central tables (migrations 0001, 0002)."""
+"""Typed declarative models of the central tables (Alembic migrations 0001…)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from central.db.types import UTCDateTime, utcnow
@@ -13,6 +13,24 @@ from central.db.types import UTCDateTime, utcnow
 
 class Base(DeclarativeBase):
     """Declarative base of every central table."""
+
+
+ROOT_ORG_ID = 1  # the national unit (level 1), made by migration 0004
+
+
+class OrgUnit(Base):
+    """A unit of the three-level supervision tree (regulation Art. 4): 1 national,
+    2 provincial bureau, 3 branch bureau. ``path`` is ``/1/…/id/`` for subtree queries."""
+
+    __tablename__ = "org_units"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
+    level: Mapped[int] = mapped_column(Integer)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    path: Mapped[str] = mapped_column(String(255), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class User(Base):
@@ -24,6 +42,58 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))  # admin | monitor
     disabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), default=ROOT_ORG_ID)
+
+
+class Site(Base):
+    """A packing site under a level-3 unit; ``id`` is the site id of the wire topics."""
+
+    __tablename__ = "sites"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
+    enterprise_name: Mapped[str] = mapped_column(String(200))
+    registration_no: Mapped[str | None] = mapped_column(String(64))
+    address: Mapped[str | None] = mapped_column(String(400))
+    location_code: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Zone(Base):
+    """A monitored area of a site (loading dock, cold store …; Art. 5 monitoring areas)."""
+
+    __tablename__ = "zones"
+    __table_args__ = (UniqueConstraint("site_id", "code", name="uq_zones_site_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"))
+    code: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class Camera(Base):
+    """A camera of a site; ``camera_id`` is the camera id of the wire messages."""
+
+    __tablename__ = "cameras"
+
+    site_id: Mapped[str] = mapped_column(ForeignKey("sites.id"), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zones.id"))
+    ptz: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Grant(Base):
+    """A camera a monitor may watch and play back (Art. 9); set by an admin (Art. 10)."""
+
+    __tablename__ = "grants"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    site_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    camera_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    granted_by: Mapped[str] = mapped_column(String(64))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Device(Base):

@@ -48,7 +48,7 @@ def served(
     central_settings: Settings, central_db: Database, ingest: IngestService, clip_video: bytes
 ) -> Iterator[str]:
     with central_db.session() as session:
-        add_user(session, "inspector", PASSWORD, "monitor", actor="test")
+        add_user(session, "inspector", PASSWORD, "admin", actor="test")  # national: all sites
         session.commit()
     event = event_msg(seq=1, kind="mark")
     send_event(ingest, event)

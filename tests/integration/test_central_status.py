@@ -25,7 +25,7 @@ PASSWORD = "correct horse battery"
 @pytest.fixture
 def client(central_settings: Settings, central_db: Database) -> Iterator[TestClient]:
     with central_db.session() as session:
-        add_user(session, "mona", PASSWORD, "monitor", actor="test")
+        add_user(session, "mona", PASSWORD, "admin", actor="test")  # national: every site
         session.commit()
     with TestClient(create_app(central_settings, central_db)) as test_client:
         yield test_client

@@ -53,7 +53,8 @@ class Central:
     def setup(self) -> None:
         subprocess.run([tool("reeferwatch-central"), "migrate"], env=self.env, check=True)
         subprocess.run(
-            [tool("reeferwatch-central"), "user", "add", "inspector", "--password-stdin"],
+            [tool("reeferwatch-central"), "user", "add", "inspector", "--role", "admin",
+             "--password-stdin"],  # national admin: every site
             input=PASSWORD.encode(), env=self.env, check=True,
         )  # fmt: skip
 

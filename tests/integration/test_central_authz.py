@@ -1,0 +1,247 @@
+"""Every ``/api/v1`` route × role × org scope, from one table (DESIGN §6, Art. 4, 8–10).
+
+The tree: national → Shandong (p-sd) → Qingdao (b-qd) → site ``sd-1`` (cameras c1, c2);
+national → Fujian (p-fj) → Xiamen (b-xm) → site ``fj-1`` (c1); and ``loose``, a site that
+sends data but is registered under no unit. Each site has one event per camera, one
+camera-less event, one clip per camera and one device. ``EXPECTED`` says which (site,
+camera) pairs each user sees; every route must agree with it. A route the table does not
+know fails the test, so a new route cannot skip authorisation unnoticed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from central import orgs
+from central.api import create_app
+from central.db import Clip, Database
+from central.db.types import utcnow
+from central.ingest import IngestService
+from central.settings import Settings
+from central.users import add_user
+from tests.central_messages import event_msg
+from wire import codec, topics
+
+pytest_plugins = ["tests.central_fixtures"]
+
+PASSWORD = "correct horse battery"
+CAMERAS = {"sd-1": ["c1", "c2"], "fj-1": ["c1"], "loose": ["c1"]}
+Pair = tuple[str, str | None]  # (site, camera); camera None = a camera-less event
+ALL: set[Pair] = {(s, c) for s, cams in CAMERAS.items() for c in [*cams, None]}
+SD: set[Pair] = {p for p in ALL if p[0] == "sd-1"}
+FJ: set[Pair] = {p for p in ALL if p[0] == "fj-1"}
+SD_C1: set[Pair] = {("sd-1", "c1"), ("sd-1", None)}
+
+# user: (role, org, grants, the pairs they see)
+USERS: dict[str, tuple[str, str, list[tuple[str, str]], set[Pair]]] = {
+    "nat-admin": ("admin", "national", [], ALL),
+    "nat-mon": ("monitor", "national", [("sd-1", "c1")], SD_C1),
+    "sd-admin": ("admin", "p-sd", [], SD),
+    "qd-admin": ("admin", "b-qd", [], SD),
+    "qd-mon": ("monitor", "b-qd", [("sd-1", "c1")], SD_C1),
+    "qd-mon-none": ("monitor", "b-qd", [], set()),
+    "xm-admin": ("admin", "b-xm", [], FJ),
+}
+UNITS = {"nat-admin": {"national", "p-sd", "b-qd", "p-fj", "b-xm"}, "sd-admin": {"p-sd", "b-qd"},
+         "qd-admin": {"b-qd"}, "xm-admin": {"b-xm"}}  # fmt: skip
+
+
+@dataclass
+class World:
+    client: TestClient
+    clips: dict[Pair, str]  # (site, camera) -> clip id
+    tokens: dict[str, str]
+
+    def get(self, user: str, url: str) -> object:
+        response = self.client.get(url, headers={"Authorization": f"Bearer {self.tokens[user]}"})
+        assert response.status_code in (200, 206, 404), (user, url, response.text)
+        return response
+
+
+def _build_tree(db: Database) -> None:
+    with db.session() as session:
+        orgs.add_unit(session, "p-sd", "山东局", "national", "test")
+        orgs.add_unit(session, "b-qd", "青岛分支局", "p-sd", "test")
+        orgs.add_unit(session, "p-fj", "福建局", "national", "test")
+        orgs.add_unit(session, "b-xm", "厦门分支局", "p-fj", "test")
+        for site, unit in (("sd-1", "b-qd"), ("fj-1", "b-xm")):
+            orgs.add_site(session, site, unit, f"{site} 水产有限公司", "test")
+            for camera in CAMERAS[site]:
+                orgs.add_camera(session, site, camera, f"{site} {camera}", "test")
+        for name, (role, org, grants, _) in USERS.items():
+            add_user(session, name, PASSWORD, role, "test", org=org)
+            for site, camera in grants:
+                orgs.grant_camera(session, name, site, camera, "test")
+        session.commit()
+
+
+def _add_data(ingest: IngestService, db: Database, data_dir: object) -> dict[Pair, str]:
+    seq = 0
+    for site, cams in CAMERAS.items():
+        for camera in [*cams, None]:
+            seq += 1
+            msg = event_msg(seq=seq, camera=camera)
+            ingest.handle(topics.up(site, f"edge-{site}", "event"), codec.encode(msg))
+    body = os.urandom(2000)
+    digest = hashlib.sha256(body).hexdigest()
+    blob = ingest.blobs.path(digest)
+    blob.parent.mkdir(parents=True, exist_ok=True)
+    blob.write_bytes(body)
+    clips: dict[Pair, str] = {}
+    start = utcnow()
+    with db.session() as session:
+        for site, cams in CAMERAS.items():
+            for camera in cams:
+                clip_id = f"clip-{site}-{camera}"
+                session.add(Clip(id=clip_id, site=site, device=f"edge-{site}", camera=camera,
+                                 kind="clip", name=f"{clip_id}.mp4", size=len(body),
+                                 sha256=digest, start=start, end=start + timedelta(seconds=20),
+                                 event_ids=[], seq=1, clock_synced=True, verified=True))  # fmt: skip
+                clips[(site, camera)] = clip_id
+        session.commit()
+    return clips
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """One tree and data set for the whole table (logins cost an argon2 hash each)."""
+    server = os.environ.get("REEFERWATCH_TEST_PG")
+    tmp = tmp_path_factory.mktemp("authz")
+    url_gen = None
+    if server:
+        from tests.central_fixtures import _pg_database
+
+        url_gen = _pg_database(server)
+        url = next(url_gen)
+    else:
+        url = f"sqlite:///{tmp / 'central.db'}"
+    settings = Settings(data_dir=tmp / "central", database_url=url,
+                        secret_key="x" * 16 + "test-secret-0123456789abcdef")  # fmt: skip
+    from central.blobs import FileBlobStore
+
+    with Database(url) as db:
+        db.migrate()
+        _build_tree(db)
+        clips = _add_data(IngestService(db, FileBlobStore(settings.data_dir)), db, tmp)
+        with TestClient(create_app(settings, db)) as client:
+            tokens = {}
+            for name in USERS:
+                response = client.post(
+                    "/api/v1/auth/token", data={"username": name, "password": PASSWORD}
+                )
+                assert response.status_code == 200, response.text
+                tokens[name] = response.json()["access_token"]
+            yield World(client, clips, tokens)
+    if url_gen is not None:
+        next(url_gen, None)
+
+
+def _pairs_of(items: list[dict[str, object]]) -> set[Pair]:
+    return {(str(i["site"]), i["camera"]) for i in items}  # type: ignore[misc]
+
+
+def check_events(world: World, user: str, sees: set[Pair]) -> None:
+    items = world.get(user, "/api/v1/events?limit=500").json()["items"]  # type: ignore[attr-defined]
+    assert _pairs_of(items) == sees
+    for site in CAMERAS:  # a site filter cannot widen the scope
+        items = world.get(user, f"/api/v1/events?site={site}").json()["items"]  # type: ignore[attr-defined]
+        assert _pairs_of(items) == {p for p in sees if p[0] == site}
+
+
+def check_clips(world: World, user: str, sees: set[Pair]) -> None:
+    items = world.get(user, "/api/v1/clips?limit=500").json()["items"]  # type: ignore[attr-defined]
+    assert _pairs_of(items) == {p for p in sees if p[1] is not None}
+
+
+def check_clip_detail(world: World, user: str, sees: set[Pair], suffix: str) -> None:
+    for pair, clip_id in world.clips.items():
+        code = world.get(user, f"/api/v1/clips/{clip_id}{suffix}").status_code  # type: ignore[attr-defined]
+        assert code == (200 if pair in sees else 404), (user, pair, suffix)
+
+
+def check_devices(world: World, user: str, sees: set[Pair]) -> None:
+    items = world.get(user, "/api/v1/devices").json()  # type: ignore[attr-defined]
+    assert {d["site"] for d in items} == {site for site, _ in sees}
+
+
+def check_sites(world: World, user: str, sees: set[Pair]) -> None:
+    items = world.get(user, "/api/v1/sites").json()  # type: ignore[attr-defined]
+    assert {s["id"] for s in items} == {site for site, _ in sees} - {"loose"}
+
+
+def check_site_detail(world: World, user: str, sees: set[Pair]) -> None:
+    for site in CAMERAS:
+        code = world.get(user, f"/api/v1/sites/{site}").status_code  # type: ignore[attr-defined]
+        visible = site != "loose" and any(p[0] == site for p in sees)
+        assert code == (200 if visible else 404), (user, site)
+
+
+def check_site_cameras(world: World, user: str, sees: set[Pair]) -> None:
+    for site in ("sd-1", "fj-1"):
+        response = world.get(user, f"/api/v1/sites/{site}/cameras")
+        if not any(p[0] == site for p in sees):
+            assert response.status_code == 404  # type: ignore[attr-defined]
+            continue
+        cams = {(c["site"], c["camera"]) for c in response.json()}  # type: ignore[attr-defined]
+        assert cams == {p for p in sees if p[0] == site and p[1] is not None}
+
+
+def check_orgs(world: World, user: str, sees: set[Pair]) -> None:
+    codes = {o["code"] for o in world.get(user, "/api/v1/orgs").json()}  # type: ignore[attr-defined]
+    role, org, _, _ = USERS[user]
+    expected = UNITS.get(user) or UNITS[{"national": "nat-admin", "b-qd": "qd-admin"}[org]]
+    assert codes == expected
+
+
+# route (method, path) -> the check that proves its scoping
+TABLE = {
+    ("GET", "/api/v1/events"): check_events,
+    ("GET", "/api/v1/clips"): check_clips,
+    ("GET", "/api/v1/clips/{clip_id}"): lambda w, u, s: check_clip_detail(w, u, s, ""),
+    ("GET", "/api/v1/clips/{clip_id}/video-url"): lambda w, u, s: check_clip_detail(
+        w, u, s, "/video-url"
+    ),
+    ("GET", "/api/v1/clips/{clip_id}/video"): lambda w, u, s: check_clip_detail(
+        w, u, s, "/video"
+    ),
+    ("GET", "/api/v1/devices"): check_devices,
+    ("GET", "/api/v1/sites"): check_sites,
+    ("GET", "/api/v1/sites/{site_id}"): check_site_detail,
+    ("GET", "/api/v1/sites/{site_id}/cameras"): check_site_cameras,
+    ("GET", "/api/v1/orgs"): check_orgs,
+}
+# Routes about the caller's own account: authenticated, nothing of anyone else to scope.
+OWN_ACCOUNT_PREFIX = "/api/v1/auth/"
+
+
+def test_every_api_route_is_in_the_table(world: World) -> None:
+    app = world.client.app
+    routes = {
+        (method, route.path)
+        for route in app.routes  # type: ignore[attr-defined]
+        if isinstance(route, APIRoute) and route.path.startswith("/api/v1/")
+        for method in route.methods
+    }
+    unknown = {r for r in routes if r not in TABLE and not r[1].startswith(OWN_ACCOUNT_PREFIX)}
+    assert not unknown, f"routes without an authorisation row: {sorted(unknown)}"
+
+
+@pytest.mark.parametrize("route", sorted(TABLE), ids=lambda r: f"{r[0]} {r[1]}")
+@pytest.mark.parametrize("user", sorted(USERS))
+def test_route_shows_exactly_the_users_scope(world: World, route: tuple[str, str],
+                                             user: str) -> None:  # fmt: skip
+    TABLE[route](world, user, USERS[user][3])
+
+
+@pytest.mark.parametrize("route", sorted(TABLE), ids=lambda r: f"{r[0]} {r[1]}")
+def test_route_refuses_anonymous(world: World, route: tuple[str, str]) -> None:
+    path = route[1].replace("{clip_id}", "clip-sd-1-c1").replace("{site_id}", "sd-1")
+    assert world.client.get(path).status_code == 401
