@@ -1,7 +1,10 @@
 """The ``run`` process: recorder, clip worker, GPIO, health, retention, sync and panel.
 
 Everything is opened in an ``ExitStack`` so a failure half-way closes what was opened,
-and the ffmpeg children are stopped before the process exits.
+and the ffmpeg children are stopped before the process exits. The main loop pings systemd's
+watchdog only while every worker thread is alive and recent (``edge.liveness``), so a stuck
+recorder, clip worker, sync drain, GPIO, health, retention or panel thread gets the service
+restarted, not just a stuck main loop.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from edge.faults import Faults
 from edge.gpio import GpioInputs
 from edge.health.monitor import HealthMonitor
 from edge.health.report import build_health_message
+from edge.liveness import TICK_S, Heartbeat, Monitored, Watchdog
 from edge.manifests import ManifestSigner
 from edge.panel.panel import Panel, PanelActions, PanelSources
 from edge.pins import PinBackend
@@ -92,6 +96,11 @@ def device_signer(config: EdgeConfig) -> ManifestSigner:
     return signer
 
 
+def heartbeats(parts: list[Monitored]) -> list[Heartbeat]:
+    """Every heartbeat of ``parts``: the threads the watchdog requires alive."""
+    return [beat for part in parts for beat in part.heartbeats()]
+
+
 def run(config: EdgeConfig, stop: threading.Event) -> None:
     """Run every part of the edge until ``stop`` is set."""
     with ExitStack() as stack:
@@ -115,11 +124,13 @@ def run(config: EdgeConfig, stop: threading.Event) -> None:
             temperature=lambda: health.temperature_c,
         )
         sync.start()
+        parts: list[Monitored] = [recorder, worker, gpio, health, retention, sync]
         if config.panel.enabled and gpio.backend is not None:
             panel = stack.enter_context(
                 _panel(config, store, recorder, faults, sync, gpio, gpio.backend)
             )
             panel.start()
+            parts.append(panel)
         log.info(
             "edge %s/%s running: %d camera(s), data in %s",
             config.site.id,
@@ -127,9 +138,10 @@ def run(config: EdgeConfig, stop: threading.Event) -> None:
             len(config.cameras),
             config.data_dir,
         )
+        watchdog = Watchdog(heartbeats(parts), sd_notify)
         sd_notify("READY=1")
-        while not stop.wait(10):
-            sd_notify("WATCHDOG=1")
+        while not stop.wait(TICK_S):
+            watchdog.tick()
         sd_notify("STOPPING=1")
         log.info("edge: shutting down")
     log.info("edge: stopped")

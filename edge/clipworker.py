@@ -47,6 +47,7 @@ class ClipWorker(PeriodicWorker):
 
     thread_name = "clip-worker"
     join_seconds = 60.0
+    stall_seconds = 300.0  # one cut may take up to clips.cut_window's 120 s ffmpeg timeout
     errors = (StoreError, OSError)
 
     def interval(self) -> float:
@@ -66,6 +67,7 @@ class ClipWorker(PeriodicWorker):
         for event in self.store.events_with_clip_state("pending"):
             if self._stop.is_set():
                 break
+            self.heartbeat.beat()
             if self._process(event):
                 done += 1
         done += self.sessions.process_pending(self._stop)
@@ -140,6 +142,7 @@ class ClipWorker(PeriodicWorker):
     ) -> str | None:
         """Cut, hash and queue one clip (a new file id unless given); return None on success
         or a note on failure."""
+        self.heartbeat.beat()
         file_id = file_id or new_ulid()
         out = self.clips_dir / clip_name(self.config.site.id, camera, start, tag)
         meta = file_metadata(self.config, camera)

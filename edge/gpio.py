@@ -21,6 +21,7 @@ from datetime import timedelta
 
 from edge.config import GpioConfig, GpioInput
 from edge.events import record_event
+from edge.liveness import Heartbeat
 from edge.pins import InputPin, PinBackend, open_backend
 from edge.store import Store
 from edge.timeutil import now
@@ -30,6 +31,7 @@ from wire.errors import ConfigError, ReeferWatchError
 log = logging.getLogger(__name__)
 
 PULSE_S = 0.2
+STALL_S = 60.0  # the re-check thread wakes at least every second
 _MS = 1_000_000
 
 
@@ -89,6 +91,11 @@ class GpioInputs(Closeable):
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._closed = False
+        self.heartbeat = Heartbeat("gpio", STALL_S)
+
+    def heartbeats(self) -> list[Heartbeat]:
+        """The re-check thread (edges, debounce, min pulse); the simulation is not watched."""
+        return [self.heartbeat]
 
     def start(self) -> None:
         try:
@@ -106,15 +113,16 @@ class GpioInputs(Closeable):
         except (ReeferWatchError, OSError, ImportError) as exc:
             self.close()
             raise ConfigError(f"gpio: cannot open inputs ({exc})") from exc
-        self._spawn(self._recheck_loop, "gpio-recheck")
+        self.heartbeat.attach(self._spawn(self._recheck_loop, "gpio-recheck"))
         sim = self.config.simulation
         if sim is not None:
             self._spawn(lambda: self._simulate(sim.pulse_input, sim.every_seconds), "gpio-sim")
 
-    def _spawn(self, target: Callable[[], None], name: str) -> None:
+    def _spawn(self, target: Callable[[], None], name: str) -> threading.Thread:
         thread = threading.Thread(target=target, name=name, daemon=True)
         self._threads.append(thread)
         thread.start()
+        return thread
 
     def _changed(self, name: str) -> Callable[[bool | None], None]:
         return lambda level: self.evaluate(name, level)
@@ -151,6 +159,7 @@ class GpioInputs(Closeable):
 
     def _recheck_loop(self) -> None:
         while not self._stop.is_set():
+            self.heartbeat.beat()
             with self._lock:
                 if not self._due:
                     self._wake.wait(1.0)
@@ -158,7 +167,7 @@ class GpioInputs(Closeable):
                 due, name = self._due[0]
                 delay = (due - time.monotonic_ns()) / 1e9
                 if delay > 0:
-                    self._wake.wait(delay)
+                    self._wake.wait(min(delay, 1.0))  # and beat at least every second
                     continue
                 heapq.heappop(self._due)
             self.evaluate(name)

@@ -7,6 +7,8 @@ exponential back-off (cap 30 s) when it exits or no segment closes within twice 
 length, and reports outages: an ``offline`` camera fault (``edge.faults``) when the source
 dies or no data arrives for ``OFFLINE_AFTER_S``, cleared when segments flow again. While
 backing off it probes the camera's port, so a camera that comes back is recorded at once.
+The supervisor beats a ``Heartbeat`` every tick: a tick that hangs (longer than a source's
+whole connect budget) stops the watchdog pings of ``run``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from edge import ffmpeg, procs
 from edge.config import EdgeConfig
 from edge.faults import Faults
 from edge.gaps import set_camera_state
+from edge.liveness import Heartbeat
 from edge.segments import SegmentIndexer, file_metadata, fsync_dir
 from edge.sources import Producer, Source, make_source
 from edge.sources.config import AnyCamera
@@ -43,6 +46,7 @@ STARTUP_GRACE_S = 5.0
 OFFLINE_AFTER_S = 10.0
 PROBE_EVERY_S = 1.0
 OFFLINE = "offline"
+STALL_S = 60.0  # a tick's allowance beyond its source's connect budget (3 × timeout_s)
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,8 @@ class CameraRecorder(Closeable):
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._closed = False
+        budget = 3 * float(getattr(camera, "timeout_s", 0.0))  # ONVIF: GetStreamUri and co.
+        self.heartbeat = Heartbeat(f"recorder-{camera.id}", STALL_S + budget)
 
     # -- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -120,6 +126,7 @@ class CameraRecorder(Closeable):
         self._thread = threading.Thread(
             target=self._run, name=f"recorder-{self.camera.id}", daemon=True
         )
+        self.heartbeat.attach(self._thread)
         self._thread.start()
 
     def close(self) -> None:
@@ -154,6 +161,7 @@ class CameraRecorder(Closeable):
         # spawning *thread* exits, so this thread also stops them before it ends.
         try:
             while not self._stop.is_set():
+                self.heartbeat.beat()
                 try:
                     self._tick()
                 except (OSError, StoreError, MediaError) as exc:
@@ -376,3 +384,6 @@ class Recorder(Closeable):
 
     def status(self) -> list[CameraStatus]:
         return [cam.status() for cam in self.cameras]
+
+    def heartbeats(self) -> list[Heartbeat]:
+        return [cam.heartbeat for cam in self.cameras]

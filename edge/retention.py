@@ -263,6 +263,7 @@ class Retention(PeriodicWorker):
 
     thread_name = "retention"
     join_seconds = 30.0
+    stall_seconds = 300.0
     errors = (StoreError, OSError)
 
     def interval(self) -> float:
@@ -314,6 +315,7 @@ class Retention(PeriodicWorker):
             batch.append(row)
             freed += int(row["bytes"] or 0)
             if len(batch) >= 50:
+                self.heartbeat.beat()
                 deleted += self._delete(batch)
                 batch = []
         if batch:

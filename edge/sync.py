@@ -9,6 +9,7 @@ central's ``down/ack`` says so (event id listed, or ``FileAck`` with ``complete`
 PUBACK never counts. After a reconnect, a restart or ``ack_timeout`` without progress the
 file's init is re-sent and central's reply decides which ranges are still missing.
 ``up/health`` goes out every ``[health] publish_seconds`` (``edge.health.publisher``).
+The drain thread beats a ``Heartbeat`` (``edge.liveness``) every loop, item and uplink wait.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from edge.config import EdgeConfig
 from edge.filesync import FileSender
 from edge.health.publisher import HealthPublisher
 from edge.health.report import build_health_message
+from edge.liveness import Heartbeat
 from edge.store import OutboxItem, Store
 from edge.timeutil import now
 from edge.uplink import TokenBucket, parse_hhmm
@@ -52,6 +54,7 @@ MAX_INFLIGHT = 10
 MAX_ACTIVE_FILES = 2
 MAX_UNACKED_EVENTS = 64
 PENDING_REFRESH_S = 0.5  # longest the drain trusts its copy of the pending outbox
+STALL_S = 120.0  # the drain wakes every 0.5 s; one item or uplink wait beats too
 
 
 class SyncClient(Closeable):
@@ -75,6 +78,7 @@ class SyncClient(Closeable):
         self._thread: threading.Thread | None = None
         self._unlisten: Callable[[], None] = lambda: None
         self._closed = False
+        self.heartbeat = Heartbeat("sync-drain", STALL_S)
         self.commands = CommandHandler(config, store, live=self)  # config_refresh: uplink, health
         self.uplink = TokenBucket(
             config.uplink.kbps,
@@ -120,7 +124,11 @@ class SyncClient(Closeable):
         self.client.loop_start()
         self._unlisten = self.store.on_enqueue(self._outbox_changed)  # new items drain at once
         self._thread = threading.Thread(target=self._run, name="sync-drain", daemon=True)
+        self.heartbeat.attach(self._thread)
         self._thread.start()
+
+    def heartbeats(self) -> list[Heartbeat]:
+        return [self.heartbeat]
 
     def close(self) -> None:
         with self._lock:
@@ -237,6 +245,7 @@ class SyncClient(Closeable):
     # -- draining (worker thread) ----------------------------------------------------
     def _run(self) -> None:
         while not self._stop.is_set():
+            self.heartbeat.beat()
             self._wake.wait(0.5)
             self._wake.clear()
             if not self.connected.is_set():
@@ -268,6 +277,7 @@ class SyncClient(Closeable):
         for item in self._pending():
             if self._stop.is_set() or not self.connected.is_set():
                 return
+            self.heartbeat.beat()
             if item.item_kind == "event":
                 sent = self._event_sent.get(item.item_id)
                 if sent is not None and time.monotonic() - sent < timeout:
@@ -308,7 +318,7 @@ class SyncClient(Closeable):
 
     def _publish(self, topic: str, payload: bytes) -> None:
         """Drain-thread publishes: wait (sleeping on ``_stop``) for the uplink's tokens."""
-        if self.uplink.wait(len(payload), self._stop):
+        if self.uplink.wait(len(payload), self._stop, on_wait=self.heartbeat.beat):
             self.client.publish(topic, payload, qos=1)
 
     @property

@@ -107,13 +107,20 @@ class TokenBucket:
             if self._refill() > 0:
                 self._tokens -= nbytes
 
-    def wait(self, nbytes: int, stop: threading.Event) -> bool:
-        """Sleep on ``stop`` until the bucket allows a message, then charge it.
-        Returns False (nothing charged) if ``stop`` was set."""
+    def wait(
+        self,
+        nbytes: int,
+        stop: threading.Event,
+        on_wait: Callable[[], None] | None = None,
+    ) -> bool:
+        """Sleep on ``stop`` until the bucket allows a message, then charge it; ``on_wait``
+        is called before each nap (a heartbeat). False (nothing charged) if ``stop`` was set."""
         while True:
             pause = self.delay()
             if pause <= 0:
                 break
+            if on_wait is not None:
+                on_wait()
             if stop.wait(min(pause, RECHECK_S)):
                 return False
         self.consume(nbytes)

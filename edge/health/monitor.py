@@ -78,6 +78,7 @@ class HealthMonitor(PeriodicWorker):
             for row in rows[-MAX_PER_PASS:]:
                 if self._stop.is_set():
                     return checked
+                self.heartbeat.beat()
                 segment = segment_from_row(row)
                 sample = self._sample(segment.path)
                 if sample is not None:

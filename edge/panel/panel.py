@@ -7,6 +7,7 @@ display state (``edge.panel.state``) and hands the LEDs a new pattern only when 
 changes. The panel never imports the modules behind its actions: ``run`` passes plain
 callables (``PanelActions``). A press is acknowledged (state ``ack``) for ``ack_seconds``;
 a hold starts the self-test in a thread of its own, shown as the LED walk while it runs.
+The panel thread beats a ``Heartbeat`` (``edge.liveness``) on every refresh.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge.config import PanelConfig
+from edge.liveness import Heartbeat
 from edge.panel.buttons import Buttons
 from edge.panel.leds import Leds
 from edge.panel.patterns import WALK_S, render
@@ -28,6 +30,8 @@ from wire.closing import Closeable
 from wire.errors import ReeferWatchError
 
 log = logging.getLogger(__name__)
+
+STALL_S = 60.0  # the panel refreshes at least every 5 s
 
 
 @dataclass
@@ -75,6 +79,7 @@ class Panel(Closeable):
         self._started = time.monotonic()
         self._start_done = False
         self._offline_since: float | None = self._started
+        self.heartbeat = Heartbeat("panel", STALL_S)
         self.leds = Leds(config.leds.wired(), backend, config.leds.active_high)
         factory: Any = getattr(backend, "factory", None)  # gpiozero backends only
         buttons = config.buttons.wired()
@@ -98,6 +103,7 @@ class Panel(Closeable):
     def start(self) -> None:
         self.leds.start()
         self._thread = threading.Thread(target=self._run, name="panel", daemon=True)
+        self.heartbeat.attach(self._thread)
         self._thread.start()
         log.info(
             "panel: LEDs %s, buttons %s",
@@ -118,6 +124,9 @@ class Panel(Closeable):
         if self._selftest_thread is not None:
             self._selftest_thread.join(5)
         self.leds.close()
+
+    def heartbeats(self) -> list[Heartbeat]:
+        return [self.heartbeat]
 
     # -- presses ---------------------------------------------------------------------
     def acknowledge(self) -> None:
@@ -215,6 +224,7 @@ class Panel(Closeable):
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            self.heartbeat.beat()
             self._wake.clear()
             try:
                 self.refresh()
