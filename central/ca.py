@@ -8,10 +8,13 @@ Layout of the CA directory (default ``{data_dir}/ca``)::
 
     ca.key        CA private key, mode 0600 (the only secret here that must never leave)
     ca.pem        CA certificate (public; goes to the broker and to every client)
-    index.json    every certificate issued: kind, name, site, sha256 fingerprint, not_after
+    index.json    every certificate issued: kind, name, site, sha256 fingerprint, not_after,
+                  and when and why it was revoked; the last CRL number
+    crl.pem       the certificate revocation list (``central.crl``), the broker's crlfile
+    index.lock    taken while the index or the CRL is rewritten
 
 Private keys of issued certificates are written only to the output directory asked for and
-are not kept by the CA. Revocation (CRL) is not built yet.
+are not kept by the CA.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import datetime
 import ipaddress
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,8 +35,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from central import crl
+from central.ca_index import CaError, Index, crl_entries, mark_revoked
+from central.ca_index import now as _now
 from wire import topics
-from wire.errors import ReeferWatchError, WireError
+from wire.errors import WireError
 from wire.manifest import public_key_text, write_new_private_key
 
 CA_YEARS = 10
@@ -41,15 +48,6 @@ CENTRAL_CN = "reeferwatch-central"
 # Names that have rights of their own in the shipped ACL: never a device id.
 RESERVED_NAMES = frozenset({CENTRAL_CN})
 CLIENT_NAMES = frozenset({CENTRAL_CN})
-INDEX_NAME = "index.json"
-
-
-class CaError(ReeferWatchError):
-    """The CA cannot do what was asked (missing, exists already, bad name, ...)."""
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
 
 
 def _write_new(path: Path, data: bytes, mode: int) -> None:
@@ -88,6 +86,7 @@ class Issued:
     key_file: Path
     ca_file: Path
     signing_public_key: str | None = None  # a device bundle's manifest key (base64)
+    superseded: tuple[dict[str, Any], ...] = ()  # index entries revoked by this issue
 
     @property
     def fingerprint(self) -> str:
@@ -99,6 +98,7 @@ class CertificateAuthority:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        self._index = Index(directory)
         key_path, cert_path = directory / "ca.key", directory / "ca.pem"
         if not key_path.exists() or not cert_path.exists():
             raise CaError(f"no CA in {directory}; run `reeferwatch-central ca init` first")
@@ -153,33 +153,66 @@ class CertificateAuthority:
         )
         _write_new(directory / "ca.key", _key_pem(key), 0o600)
         _write_new(directory / "ca.pem", _cert_pem(cert), 0o644)
-        return cls(directory)
+        authority = cls(directory)
+        authority.issue_crl()  # the broker does not start without its crlfile
+        return authority
 
-    # -- the index --------------------------------------------------------------------
+    # -- the index (central.ca_index) and revocation (central.crl) ----------------------
 
     @property
     def index_file(self) -> Path:
-        return self.directory / INDEX_NAME
+        return self._index.file
+
+    @property
+    def crl_file(self) -> Path:
+        return self.directory / crl.CRL_NAME
 
     def index(self) -> list[dict[str, Any]]:
         """Every certificate issued, oldest first."""
-        if not self.index_file.exists():
-            return []
-        entries = json.loads(self.index_file.read_text())["issued"]
-        return list(entries)
+        return self._index.entries()
 
     def devices(self) -> list[dict[str, Any]]:
         return [entry for entry in self.index() if entry["kind"] == "device"]
 
-    def _record(self, entry: dict[str, Any]) -> None:
-        entries = [*self.index(), entry]
-        tmp = self.index_file.with_suffix(".tmp")
-        with open(tmp, "w") as handle:
-            json.dump({"version": 1, "issued": entries}, handle, indent=2)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(self.index_file)
+    def has_valid(self, name: str) -> bool:
+        """Whether a certificate named ``name`` is neither revoked nor expired."""
+        return self._index.has_valid(name)
+
+    def revoke(
+        self, name: str | None = None, serial: str | None = None, reason: str = "unspecified"
+    ) -> list[dict[str, Any]]:
+        """Revoke every unrevoked certificate named ``name`` (CN), or the one with ``serial``
+        (hex, as in the index); re-issue the CRL. Returns the entries revoked."""
+        if (name is None) == (serial is None):
+            raise CaError("revoke needs a name or a serial (one of them)")
+        if serial is not None:
+            wanted = serial.lower().removeprefix("0x").replace(":", "").lstrip("0") or "0"
+            return self._revoke(lambda e: e["serial"] == wanted, f"serial {serial}", reason)
+        return self._revoke(lambda e: e["name"] == name, f"name {name!r}", reason)
+
+    def _revoke(
+        self, match: Callable[[dict[str, Any]], bool], what: str, reason: str
+    ) -> list[dict[str, Any]]:
+        with self._index.locked() as doc:
+            revoked = mark_revoked(doc, match, what, reason)
+            self._write_crl(doc, crl.CRL_DAYS)
+        return revoked
+
+    def issue_crl(self, days: int = crl.CRL_DAYS) -> x509.CertificateRevocationList:
+        """Re-issue ``crl.pem`` from the index with the next CRL number."""
+        if days < 1:
+            raise CaError("a CRL must be valid for at least 1 day")
+        with self._index.locked() as doc:
+            return self._write_crl(doc, days)
+
+    def _write_crl(self, doc: dict[str, Any], days: int) -> x509.CertificateRevocationList:
+        """Under the index lock: the next number, saved with ``doc`` before the CRL is written
+        (never two different CRLs with one number)."""
+        doc["crl_number"] += 1
+        issued = crl.build(self.key, self.cert, crl_entries(doc), doc["crl_number"], days, _now())
+        self._index.save(doc)
+        crl.write_atomic(self.crl_file, crl.pem(issued), 0o644)
+        return issued
 
     # -- issuing ----------------------------------------------------------------------
 
@@ -269,7 +302,7 @@ class CertificateAuthority:
         except ValueError as exc:
             raise CaError(f"bad --ip: {exc}") from exc
         issued = self._issue((hosts or ips)[0], out_dir, "server", days, names)
-        self._record(self._entry("server", (hosts or ips)[0], issued, sans=[*hosts, *ips]))
+        self._index.append(self._entry("server", (hosts or ips)[0], issued, sans=[*hosts, *ips]))
         return issued
 
     def issue_client(self, name: str, out_dir: Path, days: int = LEAF_DAYS) -> Issued:
@@ -280,7 +313,7 @@ class CertificateAuthority:
                 "use `device enroll` for an edge device"
             )
         issued = self._issue(name, out_dir, "client", days)
-        self._record(self._entry("client", name, issued))
+        self._index.append(self._entry("client", name, issued))
         return issued
 
     def enroll_device(
@@ -308,8 +341,7 @@ class CertificateAuthority:
         if known and not replace:
             raise CaError(
                 f"device {device!r} is enrolled already (site {known[-1]['site']}); "
-                "use --replace to issue it a new certificate (the old one stays valid: "
-                "there is no revocation yet)"
+                "use --replace to issue it a new certificate (the old one is revoked)"
             )
         if (out_dir / "edge.toml").exists():
             raise CaError(f"{out_dir / 'edge.toml'} exists already; not overwriting it")
@@ -332,5 +364,11 @@ class CertificateAuthority:
         )
         tomllib.loads(snippet)  # what we hand out must parse
         _write_new(out_dir / "edge.toml", snippet.encode(), 0o644)
-        self._record(self._entry("device", device, issued, site=site, signing_key=signing))
-        return dataclasses.replace(issued, signing_public_key=signing)
+        self._index.append(self._entry("device", device, issued, site=site, signing_key=signing))
+        superseded: list[dict[str, Any]] = []
+        if any("revoked_at" not in entry for entry in known):  # --replace: the earlier ones
+            earlier = {entry["serial"] for entry in known}
+            superseded = self._revoke(
+                lambda e: e["serial"] in earlier, f"device {device!r}", "superseded"
+            )
+        return dataclasses.replace(issued, signing_public_key=signing, superseded=tuple(superseded))

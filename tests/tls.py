@@ -4,7 +4,7 @@ CN as username) with the shipped ACL file, on a free loopback port.
 
 Files of a ``Pki`` (all under ``root``)::
 
-    ca/              the CA (ca.key, ca.pem, index.json)
+    ca/              the CA (ca.key, ca.pem, index.json, crl.pem: the broker's crlfile)
     ca.pem           copy of the CA certificate
     broker.pem/.key  server certificate, SAN localhost + 127.0.0.1
     NAME.pem/.key    a client: ``reeferwatch-central`` or an enrolled device
@@ -55,6 +55,11 @@ class Pki:
     def key(self, name: str) -> Path:
         return self.root / f"{name}.key"
 
+    @property
+    def crl_file(self) -> Path:
+        """The broker's crlfile: the CA's own ``crl.pem``, re-issued by every revocation."""
+        return self.ca.crl_file
+
     def bundle(self, name: str) -> Path:
         return self.root / name
 
@@ -91,6 +96,7 @@ def shipped_config(pki: Pki, port: int) -> str:
     text = text.replace("/etc/mosquitto/certs/reeferwatch-broker.pem", str(pki.cert("broker")))
     text = text.replace("/etc/mosquitto/certs/reeferwatch-broker.key", str(pki.key("broker")))
     text = text.replace("/etc/mosquitto/reeferwatch.acl", str(SHIPPED_ACL))
+    text = text.replace("/etc/mosquitto/ca_certificates/reeferwatch-crl.pem", str(pki.crl_file))
     assert "/etc/mosquitto" not in re.sub(r"#.*", "", text), "shipped config has a new path"
     if os.geteuid() == 0:
         text += "user root\n"  # as root Mosquitto would switch to "mosquitto": keep file access

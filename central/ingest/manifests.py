@@ -72,6 +72,23 @@ def trust(session: Session, site: str, device: str, public_key: str, by: str) ->
     return row
 
 
+def untrust(session: Session, device: str) -> list[DeviceKey]:
+    """Stop trusting every key of ``device``, at any site (its certificate was revoked, or
+    replaced by a new bundle); returns the keys revoked. Its clips are refused from now on."""
+    rows = list(
+        session.scalars(
+            select(DeviceKey)
+            .where(DeviceKey.device == device, DeviceKey.revoked_at.is_(None))
+            .order_by(DeviceKey.id)
+        )
+    )
+    at = utcnow()
+    for row in rows:
+        row.revoked_at = at
+    session.flush()
+    return rows
+
+
 def enrolled_elsewhere(session: Session, site: str, device: str) -> str | None:
     """The site a device is trusted for, when that is not ``site`` (the broker's ACL binds
     a certificate to its device id only, not to a site)."""

@@ -4,8 +4,9 @@
 that ``ExecStart=`` binaries exist: the units are verified unmodified with ``--root`` pointing at a
 temporary tree that holds the host's ``/usr/lib/systemd/system`` (for ``sysinit.target`` and
 friends), the units under ``/etc/systemd/system`` and executable stubs at
-``/opt/reeferwatch/bin/*``. (``test_image_deb`` verifies the edge unit again against the real
-contents of the built package.)
+``/opt/reeferwatch/bin/*`` and ``/usr/bin/systemctl`` (reeferwatch-crl reloads Mosquitto).
+(``test_image_deb`` verifies the edge unit again against the real contents of the built
+package.)
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import Broker, mosquitto_binary, wait_for
-from tests.tls import Pki, make_pki, mqtt_client, tls_broker, tls_context
+from tests.tls import SHIPPED_CONF, Pki, make_pki, mqtt_client, tls_broker, tls_context
 
 pytestmark = pytest.mark.slow
 
@@ -32,12 +33,16 @@ UNIT_FILES = [
     "reeferwatch-edge.service",
     "reeferwatch-central.service",
     "reeferwatch-ingest@.service",
+    "reeferwatch-crl.service",
+    "reeferwatch-crl.timer",
 ]
 # what `systemctl start` would load: templates are verified through an instance
 VERIFY_NAMES = [
     "reeferwatch-edge.service",
     "reeferwatch-central.service",
     "reeferwatch-ingest@w1.service",
+    "reeferwatch-crl.service",
+    "reeferwatch-crl.timer",
 ]
 MAX_EDGE_EXPOSURE = 3.0
 
@@ -60,10 +65,13 @@ def make_verify_root(root: Path, units: list[Path]) -> Path:
 
 
 def add_stubs(root: Path) -> None:
-    bindir = root / "opt/reeferwatch/bin"
-    bindir.mkdir(parents=True, exist_ok=True)
-    for name in ("reeferwatch-edge", "reeferwatch-central"):
-        stub = bindir / name
+    for program in (
+        "opt/reeferwatch/bin/reeferwatch-edge",
+        "opt/reeferwatch/bin/reeferwatch-central",
+        "usr/bin/systemctl",
+    ):
+        stub = root / program
+        stub.parent.mkdir(parents=True, exist_ok=True)
         stub.write_text("#!/bin/sh\nexit 0\n")
         stub.chmod(0o755)
 
@@ -137,7 +145,10 @@ def test_edge_exposure_at_most_3() -> None:
     assert level <= MAX_EDGE_EXPOSURE, line
 
 
-@pytest.mark.parametrize("name", ["reeferwatch-central.service", "reeferwatch-ingest@.service"])
+@pytest.mark.parametrize(
+    "name",
+    ["reeferwatch-central.service", "reeferwatch-ingest@.service", "reeferwatch-crl.service"],
+)
 def test_central_units_are_hardened_too(name: str) -> None:
     level, line = exposure(UNITS / name)
     print(line)
@@ -174,6 +185,30 @@ def test_edge_unit_contract() -> None:
     assert "PrivateDevices" not in keys and "PrivateNetwork" not in keys
     # ffmpeg children: no MemoryDenyWriteExecute surprises, fork/exec allowed by @system-service
     assert keys["SystemCallFilter"][0] == "@system-service"
+
+
+def test_crl_units_keep_the_broker_crl_fresh() -> None:
+    """The timer re-issues the CRL daily (it is valid 30 days) into the path the shipped
+    Mosquitto config reads, then reloads Mosquitto, which re-reads crlfile on SIGHUP
+    (test_tls_broker.py shows it)."""
+    timer = unit_keys(UNITS / "reeferwatch-crl.timer")
+    assert timer["OnCalendar"] == ["daily"] and timer["Persistent"] == ["true"]
+    assert timer["WantedBy"] == ["timers.target"]
+    keys = unit_keys(UNITS / "reeferwatch-crl.service")
+    [crlfile] = re.findall(r"^crlfile (\S+)$", SHIPPED_CONF.read_text(), re.MULTILINE)
+    assert keys["Type"] == ["oneshot"]
+    assert keys["ExecStart"] == [
+        f"/opt/reeferwatch/bin/reeferwatch-central ca crl --copy-to {crlfile}"
+    ]
+    assert keys["ExecStartPost"] == ["+/usr/bin/systemctl try-reload-or-restart mosquitto.service"]
+    central = unit_keys(UNITS / "reeferwatch-central.service")
+    assert keys["Environment"] == central["Environment"]  # the same {data_dir}/ca
+    data_dir = central["Environment"][0].partition("=")[2]
+    assert keys["ConditionPathExists"] == [f"{data_dir}/ca/ca.key"]
+    assert keys["ReadWritePaths"] == [f"{data_dir}/ca -{Path(crlfile).parent}"]
+    assert keys["PrivateNetwork"] == ["yes"] and keys["CapabilityBoundingSet"] == [
+        "CAP_DAC_READ_SEARCH"
+    ]
 
 
 # --- Mosquitto snippet: started for real, with certificates from central.ca (tests/tls.py) -----

@@ -111,7 +111,7 @@ def test_enroll_writes_the_bundle_and_indexes_it(ca: CertificateAuthority, tmp_p
     assert entry["sha256"] == fingerprint(cert) == issued.fingerprint
     assert entry["not_after"] == cert.not_valid_after_utc.isoformat()
     assert entry["signing_key"] == issued.signing_public_key
-    assert json.loads(ca.index_file.read_text())["version"] == 1
+    assert json.loads(ca.index_file.read_text())["version"] == 2
 
 
 @pytest.mark.parametrize("device", ["reeferwatch-central", "reeferwatch-ingest-1"])
@@ -139,6 +139,7 @@ def test_enroll_twice_needs_replace(ca: CertificateAuthority, tmp_path: Path) ->
         ca.enroll_device("site01", "edge01", tmp_path / "one", "h", replace=True)
     ca.enroll_device("site01", "edge01", tmp_path / "three", "h", replace=True)
     assert len(ca.devices()) == 2
+    assert [e.get("reason") for e in ca.devices()] == ["superseded", None]
 
 
 def test_client_certificates_only_for_central(ca: CertificateAuthority, tmp_path: Path) -> None:
@@ -168,4 +169,5 @@ def test_cli(
     assert (tmp_path / "enroll-s1-e1/device.key").exists()
     capsys.readouterr()
     assert main(["device", "list"]) == 0
-    assert capsys.readouterr().out.startswith("s1\te1\t")
+    line = capsys.readouterr().out
+    assert line.startswith("s1\te1\t") and line.endswith("\tvalid\n")
