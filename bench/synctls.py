@@ -12,7 +12,6 @@ certificate, to the same receiver over the same broker, same run.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import socket
 import ssl
@@ -40,9 +39,9 @@ from bench.syncrig import (
     sync_seconds,
 )
 from central.ca import CENTRAL_CN, CertificateAuthority
+from demo.broker import render_shipped_config
 
 HOST = "127.0.0.1"
-MOSQUITTO_DIR = Path(__file__).resolve().parents[1] / "systemd" / "mosquitto"
 
 
 @dataclass(frozen=True)
@@ -73,21 +72,17 @@ def make_pki(root: Path) -> Pki:
 
 
 def broker_config(pki: Pki, port: int) -> str:
-    """The shipped config with this port, these certificates and the shipped ACL."""
-    text = (MOSQUITTO_DIR / "reeferwatch.conf").read_text()
-    for old, new in (
-        ("listener 8883", f"listener {port} {HOST}"),
-        ("/etc/mosquitto/ca_certificates/reeferwatch-ca.pem", str(pki.ca_file)),
-        ("/etc/mosquitto/certs/reeferwatch-broker.pem", str(pki.broker.cert)),
-        ("/etc/mosquitto/certs/reeferwatch-broker.key", str(pki.broker.key)),
-        ("/etc/mosquitto/reeferwatch.acl", str(MOSQUITTO_DIR / "reeferwatch.acl")),
-    ):
-        if old not in text:
-            raise SystemExit(f"bench: the shipped broker config no longer has {old!r}")
-        text = text.replace(old, new)
-    if os.geteuid() == 0:
-        text += "user root\n"  # as root Mosquitto would switch to "mosquitto" and lose the files
-    return text
+    """The shipped config with this port, these certificates, the CA's CRL and the ACL."""
+    return render_shipped_config(
+        port,
+        HOST,
+        {
+            "reeferwatch-ca.pem": pki.ca_file,
+            "reeferwatch-broker.pem": pki.broker.cert,
+            "reeferwatch-broker.key": pki.broker.key,
+            "reeferwatch-crl.pem": pki.ca_file.parent / "crl.pem",
+        },
+    )
 
 
 @contextlib.contextmanager

@@ -14,8 +14,6 @@ Files of a ``Pki`` (all under ``root``)::
 from __future__ import annotations
 
 import contextlib
-import os
-import re
 import shutil
 import socket
 import ssl
@@ -27,6 +25,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from central.ca import CENTRAL_CN, CertificateAuthority
+from demo.broker import render_shipped_config
 from tests.helpers import Broker, free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -89,18 +88,17 @@ def make_pki(root: Path, devices: tuple[str, ...] = ("edge01", "edge02")) -> Pki
 
 
 def shipped_config(pki: Pki, port: int) -> str:
-    """The shipped Mosquitto snippet with this test's port, certificates and ACL path."""
-    text = SHIPPED_CONF.read_text()
-    text = text.replace("listener 8883", f"listener {port} {BROKER_HOST}")
-    text = text.replace("/etc/mosquitto/ca_certificates/reeferwatch-ca.pem", str(pki.ca_file))
-    text = text.replace("/etc/mosquitto/certs/reeferwatch-broker.pem", str(pki.cert("broker")))
-    text = text.replace("/etc/mosquitto/certs/reeferwatch-broker.key", str(pki.key("broker")))
-    text = text.replace("/etc/mosquitto/reeferwatch.acl", str(SHIPPED_ACL))
-    text = text.replace("/etc/mosquitto/ca_certificates/reeferwatch-crl.pem", str(pki.crl_file))
-    assert "/etc/mosquitto" not in re.sub(r"#.*", "", text), "shipped config has a new path"
-    if os.geteuid() == 0:
-        text += "user root\n"  # as root Mosquitto would switch to "mosquitto": keep file access
-    return text
+    """The shipped Mosquitto snippet with this test's port, certificates, CRL and ACL path."""
+    return render_shipped_config(
+        port,
+        BROKER_HOST,
+        {
+            "reeferwatch-ca.pem": pki.ca_file,
+            "reeferwatch-broker.pem": pki.cert("broker"),
+            "reeferwatch-broker.key": pki.key("broker"),
+            "reeferwatch-crl.pem": pki.crl_file,
+        },
+    )
 
 
 @contextlib.contextmanager
