@@ -9,19 +9,62 @@ A user belongs to an org unit and has a role:
   only the cameras granted to them (Art. 9) — and of a site's camera-less events (a metal
   detector without a camera) only those of sites where they hold a grant.
 
+- **Audit lines** are for admins only: a national admin reads every line; a level-2 or
+  level-3 admin reads the lines whose actor is a user of their subtree, or whose target is
+  a user, org unit, site, camera or device (``site/…``), clip or transfer of their subtree —
+  which kind of thing a target names follows from the action (``AUDIT_TARGETS``). Lines
+  about nothing in the tree (certificate authority, terminals, rate limits of an address,
+  bulk imports) are national only.
+
 ``Scope.of(session, user)`` computes this once per request; routes turn it into SQL with
-``sites_clause`` / ``cameras_clause`` and check single rows with ``allows``. Every route
-gets its scope through ``central.api.deps.UserScope``.
+``sites_clause`` / ``cameras_clause`` / ``audit_clause`` and check single rows with
+``allows``. Every route gets its scope through ``central.api.deps.UserScope``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, String, and_, exists, false, or_, select, true
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
-from central.db.models import Grant, OrgUnit, Site, User
+from central.db.models import Audit, Clip, Grant, OrgUnit, Site, Transfer, User
+
+# What an audit line's target names, by action: exact actions, then action prefixes.
+AUDIT_USER_ACTIONS = frozenset(
+    {"auth.login", "auth.logout", "auth.fail", "auth.lockout", "auth.unlock", "session.revoke",
+     "terminal.bind", "terminal.unbind"}
+)  # fmt: skip
+AUDIT_TARGETS = {
+    "user": ("user.", "grant."),  # a user name
+    "org": ("org.",),  # an org unit code
+    "site": ("site.",),  # a site id
+    "site/": ("camera.", "device.", "ca."),  # "site/camera", "site/device"
+    "clip": ("clip.",),  # a clip id
+    "transfer": ("transfer.",),  # a transfer (file) id
+}
+
+
+class _SiteOf(FunctionElement[str]):
+    """The part of ``site/rest`` before the first slash (SQL)."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(_SiteOf)
+def _site_of_sqlite(element: _SiteOf, compiler: SQLCompiler, **kw: Any) -> str:
+    arg = compiler.process(element.clauses, **kw)
+    return f"substr({arg}, 1, instr({arg}, '/') - 1)"
+
+
+@compiles(_SiteOf, "postgresql")
+def _site_of_postgresql(element: _SiteOf, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"split_part({compiler.process(element.clauses, **kw)}, '/', 1)"
 
 
 @dataclass(frozen=True)
@@ -93,3 +136,29 @@ class Scope:
     def units_clause(self) -> ColumnElement[bool]:
         """Org units this user may list: their own subtree."""
         return OrgUnit.path.startswith(self.unit.path) if self.unit.id >= 0 else false()
+
+    def audit_clause(self) -> ColumnElement[bool]:
+        """Audit lines this user may read (see the module docstring)."""
+        if not self.is_admin:
+            return false()
+        if self.all_sites:
+            return true()
+        in_tree = OrgUnit.path.startswith(self.unit.path)
+        codes = select(OrgUnit.code).where(in_tree)
+        users = select(User.username).where(User.org_unit_id.in_(select(OrgUnit.id).where(in_tree)))
+        sites = select(Site.id).where(Site.org_unit_id.in_(select(OrgUnit.id).where(in_tree)))
+        clips = select(Clip.id).where(Clip.site.in_(sites))
+        transfers = select(Transfer.file_id).where(Transfer.site.in_(sites))
+
+        def about(kind: str) -> ColumnElement[bool]:
+            return or_(*(Audit.action.startswith(prefix) for prefix in AUDIT_TARGETS[kind]))
+
+        return or_(
+            Audit.actor.in_(users),
+            and_(or_(Audit.action.in_(AUDIT_USER_ACTIONS), about("user")), Audit.target.in_(users)),
+            and_(about("org"), Audit.target.in_(codes)),
+            and_(about("site"), Audit.target.in_(sites)),
+            and_(about("site/"), Audit.target.contains("/"), _SiteOf(Audit.target).in_(sites)),
+            and_(about("clip"), Audit.target.in_(clips)),
+            and_(about("transfer"), Audit.target.in_(transfers)),
+        )

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from central.api import auth, clips, devices, events, health, sites
+from central.api import audit, auth, clips, devices, events, health, sites
 from central.blobs import FileBlobStore
 from central.db.engine import Database
 from central.settings import Settings
@@ -59,6 +59,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     api.include_router(devices.router)
     api.include_router(sites.orgs_router)
     api.include_router(sites.router)
+    api.include_router(audit.router)
     app.include_router(api)
     app.include_router(health.router)
     mount_ui(app)

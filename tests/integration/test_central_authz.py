@@ -19,10 +19,11 @@ from datetime import timedelta
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from central import orgs
 from central.api import create_app
-from central.db import Clip, Database
+from central.db import Audit, Clip, Database
 from central.db.types import utcnow
 from central.ingest import IngestService
 from central.settings import Settings
@@ -101,10 +102,11 @@ def _add_data(ingest: IngestService, db: Database, data_dir: object) -> dict[Pai
         for site, cams in CAMERAS.items():
             for camera in cams:
                 clip_id = f"clip-{site}-{camera}"
+                end = start + timedelta(seconds=20)
                 session.add(Clip(id=clip_id, site=site, device=f"edge-{site}", camera=camera,
                                  kind="clip", name=f"{clip_id}.mp4", size=len(body),
-                                 sha256=digest, start=start, end=start + timedelta(seconds=20),
-                                 event_ids=[], seq=1, clock_synced=True, verified=True))  # fmt: skip
+                                 sha256=digest, start=start, end=end, event_ids=[], seq=1,
+                                 clock_synced=True, verified=True))  # fmt: skip
                 clips[(site, camera)] = clip_id
         session.commit()
     return clips
@@ -201,6 +203,53 @@ def check_orgs(world: World, user: str, sees: set[Pair]) -> None:
     assert codes == expected
 
 
+AUTH_ACTIONS = ("auth.login", "auth.fail", "auth.lockout", "auth.logout", "session.revoke")
+
+
+def _audit_ids(world: World, user: str) -> set[int]:
+    ids: set[int] = set()
+    cursor = ""
+    while True:
+        body = world.get(user, f"/api/v1/audit?limit=100{cursor}").json()  # type: ignore[attr-defined]
+        ids |= {item["id"] for item in body["items"]}
+        if body["next_cursor"] is None:
+            return ids
+        cursor = f"&cursor={body['next_cursor']}"
+
+
+def check_audit(world: World, user: str, sees: set[Pair]) -> None:
+    """Admins read the lines by or about their subtree's users, units, sites, cameras and
+    clips (all of them at national level); monitors are refused."""
+    role, org, _, _ = USERS[user]
+    if role != "admin":
+        headers = {"Authorization": f"Bearer {world.tokens[user]}"}
+        assert world.client.get("/api/v1/audit", headers=headers).status_code == 403
+        return
+    db: Database = world.client.app.state.db  # type: ignore[attr-defined]
+    with db.session() as session:
+        rows = session.execute(select(Audit.id, Audit.actor, Audit.action, Audit.target)).all()
+    units = UNITS[user]
+    users = {name for name, (_, unit, _, _) in USERS.items() if unit in units}
+    sites = {site for site, _ in sees}
+    clips = {clip for (site, _), clip in world.clips.items() if site in sites}
+
+    def visible(actor: str, action: str, target: str | None) -> bool:
+        kind, name = action.split(".")[0], target or ""
+        return org == "national" or (
+            actor in users
+            or ((kind in ("user", "grant") or action in AUTH_ACTIONS) and name in users)
+            or (kind == "org" and name in units)
+            or (kind == "site" and name in sites)
+            or (kind == "camera" and name.split("/")[0] in sites)
+            or (kind == "clip" and name in clips)
+        )
+
+    expected = {row.id for row in rows if visible(row.actor, row.action, row.target)}
+    assert _audit_ids(world, user) & {row.id for row in rows} == expected
+    added = {row.target for row in rows if row.action == "site.add" and row.id in expected}
+    assert added == sites - {"loose"}
+
+
 # route (method, path) -> the check that proves its scoping
 TABLE = {
     ("GET", "/api/v1/events"): check_events,
@@ -209,14 +258,13 @@ TABLE = {
     ("GET", "/api/v1/clips/{clip_id}/video-url"): lambda w, u, s: check_clip_detail(
         w, u, s, "/video-url"
     ),
-    ("GET", "/api/v1/clips/{clip_id}/video"): lambda w, u, s: check_clip_detail(
-        w, u, s, "/video"
-    ),
+    ("GET", "/api/v1/clips/{clip_id}/video"): lambda w, u, s: check_clip_detail(w, u, s, "/video"),
     ("GET", "/api/v1/devices"): check_devices,
     ("GET", "/api/v1/sites"): check_sites,
     ("GET", "/api/v1/sites/{site_id}"): check_site_detail,
     ("GET", "/api/v1/sites/{site_id}/cameras"): check_site_cameras,
     ("GET", "/api/v1/orgs"): check_orgs,
+    ("GET", "/api/v1/audit"): check_audit,
 }
 # Routes about the caller's own account: authenticated, nothing of anyone else to scope.
 OWN_ACCOUNT_PREFIX = "/api/v1/auth/"
