@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
 
@@ -219,7 +219,25 @@ def queue_clip(store: Store, file_id: str, path: Path, body: bytes, priority: in
                           hashlib.sha256(body).hexdigest(), [], priority, **extra)  # fmt: skip
 
 
-def sync_seconds(config: EdgeConfig, receiver: Receiver, body: bytes, name: str) -> float:
+class Flag(Protocol):
+    """A threading or multiprocessing event."""
+
+    def clear(self) -> None: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
+class CompletionWatcher(Protocol):
+    """What ``sync_seconds`` needs of a receiver (``Receiver`` or ``RemoteReceiver``)."""
+
+    @property
+    def complete(self) -> Flag: ...
+
+    @property
+    def arrivals(self) -> list[tuple[float, int]]: ...
+
+
+def sync_seconds(config: EdgeConfig, receiver: CompletionWatcher, body: bytes, name: str) -> float:
     """Seconds from queueing one clip of ``body`` (the file written, the client connected, as
     the raw baseline's publisher is) to the receiver's complete ack: init, chunks and fin."""
     workdir = Path(config.storage.data_dir).parent
