@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from central import audit, crl
+from central import audit, cli_org, crl
 from central.audit import verify_chain
 from central.blobs import FileBlobStore
 from central.ca import CENTRAL_CN, LEAF_DAYS, CaError, CertificateAuthority, fingerprint
@@ -58,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     disable = user_sub.add_parser("disable", help="disable a user")
     disable.add_argument("username")
+    cli_org.add_parsers(sub, user_sub)
 
     audit_cmd = sub.add_parser("audit", help="audit log tools")
     audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True)
@@ -369,6 +370,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _device_keys(settings, args)
         elif args.command in ("ca", "device"):
             _ca(settings, args)
+        elif cli_org.handles(args):
+            return cli_org.run(settings, args)
         else:
             _user(settings, args)
     except ReeferWatchError as exc:

@@ -25,12 +25,17 @@ def unit_by_code(session: Session, code: str) -> OrgUnit:
     return unit
 
 
-def add_unit(session: Session, code: str, name: str, parent_code: str, actor: str) -> OrgUnit:
-    """A unit one level below ``parent_code``."""
+def check_unit(code: str, name: str) -> None:
+    """Raise ``WireError`` naming the problem with an org unit's code or name."""
     if not code or len(code) > 32 or not code.replace("-", "").replace("_", "").isalnum():
         raise WireError(f"org code {code!r}: use 1-32 letters, digits, '-' or '_'")
     if not name.strip() or len(name) > 200:
         raise WireError(f"org {code}: the name must be 1-200 characters")
+
+
+def add_unit(session: Session, code: str, name: str, parent_code: str, actor: str) -> OrgUnit:
+    """A unit one level below ``parent_code``."""
+    check_unit(code, name)
     parent = unit_by_code(session, parent_code)
     if parent.level >= MAX_LEVEL:
         raise StoreError(f"org {parent.code} is level {parent.level}: it cannot have units")
