@@ -55,6 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     add = user_sub.add_parser("add", help="create a user")
     add.add_argument("username")
     add.add_argument("--role", choices=ROLES, default="monitor")
+    add.add_argument("--org", default=None, help="org unit code (default: the national unit)")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     disable = user_sub.add_parser("disable", help="disable a user")
     disable.add_argument("username")
@@ -174,7 +175,9 @@ def _user(settings: Settings, args: argparse.Namespace) -> None:
         with db.session() as session:
             if args.user_command == "add":
                 password = _read_password(args.password_stdin)
-                user = add_user(session, args.username, password, args.role, actor="cli")
+                user = add_user(
+                    session, args.username, password, args.role, actor="cli", org=args.org
+                )
                 print(f"created {user.role} {user.username}")
             else:
                 disable_user(session, args.username, actor="cli")
