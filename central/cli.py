@@ -21,6 +21,7 @@ from central import audit, cli_org, crl
 from central.audit import verify_chain
 from central.blobs import FileBlobStore
 from central.ca import CENTRAL_CN, LEAF_DAYS, CaError, CertificateAuthority, fingerprint
+from central.cli_auth import add_auth_parsers, is_auth_command, run_auth_command
 from central.db.engine import Database
 from central.security import MIN_PASSWORD_CHARS, ROLES
 from central.settings import Settings
@@ -60,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     disable = user_sub.add_parser("disable", help="disable a user")
     disable.add_argument("username")
     cli_org.add_parsers(sub, user_sub)
+    add_auth_parsers(sub, user_sub)
 
     audit_cmd = sub.add_parser("audit", help="audit log tools")
     audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True)
@@ -373,6 +375,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _device_keys(settings, args)
         elif args.command in ("ca", "device"):
             _ca(settings, args)
+        elif is_auth_command(args):
+            return run_auth_command(settings, args)
         elif cli_org.handles(args):
             return cli_org.run(settings, args)
         else:

@@ -1,7 +1,8 @@
-"""Passwords (argon2id) and access tokens (JWT, HS256)."""
+"""Passwords (argon2id); access, refresh and media tokens (JWT, HS256)."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -46,25 +47,32 @@ class TokenClaims:
     role: str
     exp: datetime
     jti: str
+    sid: str  # the session (``central.auth.sessions``) the token was issued in
 
 
-def issue_token(secret: str, username: str, role: str, minutes: int) -> tuple[str, int]:
-    """Return (token, expires_in seconds)."""
-    now = datetime.now(timezone.utc)
+def issue_token(
+    secret: str, username: str, role: str, session_id: str, issued: datetime, expires: datetime
+) -> tuple[str, int]:
+    """An access token of session ``session_id``; return (token, expires_in seconds)."""
     claims = {
         "sub": username,
         "role": role,
-        "iat": now,
-        "exp": now + timedelta(minutes=minutes),
+        "sid": session_id,
+        "iat": issued,
+        "exp": expires,
         "jti": uuid.uuid4().hex,
     }
-    return jwt.encode(claims, secret, algorithm=ALGORITHM), minutes * 60
+    expires_in = max(0, round((expires - issued).total_seconds()))
+    return jwt.encode(claims, secret, algorithm=ALGORITHM), expires_in
 
 
 def decode_token(secret: str, token: str) -> TokenClaims:
     try:
         data = jwt.decode(
-            token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "jti"]}
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            options={"require": ["sub", "exp", "jti", "sid"]},
         )
     except jwt.ExpiredSignatureError as exc:
         raise AuthError("token expired") from exc
@@ -75,33 +83,94 @@ def decode_token(secret: str, token: str) -> TokenClaims:
         role=str(data.get("role", "")),
         exp=datetime.fromtimestamp(int(data["exp"]), timezone.utc),
         jti=str(data["jti"]),
+        sid=str(data["sid"]),
     )
+
+
+REFRESH_AUDIENCE = "reeferwatch-refresh"
+
+
+@dataclass(frozen=True)
+class RefreshClaims:
+    sid: str
+    gen: int  # how many times the session's refresh token had rotated when this one was issued
+
+
+def issue_refresh_token(secret: str, session_id: str, generation: int, expires: datetime) -> str:
+    """A refresh token of one session and generation. Central keeps only its digest."""
+    claims = {
+        "sid": session_id,
+        "gen": generation,
+        "aud": REFRESH_AUDIENCE,
+        "exp": expires,
+        "jti": uuid.uuid4().hex,
+    }
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def decode_refresh_token(secret: str, token: str) -> RefreshClaims:
+    try:
+        data = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            audience=REFRESH_AUDIENCE,
+            options={"require": ["sid", "gen", "exp", "aud", "jti"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise AuthError("refresh token expired: sign in again") from exc
+    except jwt.InvalidTokenError as exc:
+        raise AuthError(f"invalid refresh token: {exc}") from exc
+    if not isinstance(data["gen"], int):
+        raise AuthError("invalid refresh token: gen is not an integer")
+    return RefreshClaims(sid=str(data["sid"]), gen=data["gen"])
+
+
+def token_digest(token: str) -> str:
+    """SHA-256 (hex) of a high-entropy token: what the database keeps instead of it."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 MEDIA_AUDIENCE = "reeferwatch-media"
 
 
+@dataclass(frozen=True)
+class MediaClaims:
+    sub: str
+    iat: datetime
+    sid: str | None  # the issuing session, when the caller named it
+
+
 def issue_media_token(
-    secret: str, username: str, clip_id: str, seconds: int
+    secret: str, username: str, clip_id: str, seconds: int, session_id: str | None = None
 ) -> tuple[str, datetime]:
     """A short-lived token good for streaming one clip only (for ``<video src>``).
 
     It carries an audience, so it is refused as a bearer token for anything else.
     """
-    expires = datetime.now(timezone.utc) + timedelta(seconds=seconds)
-    claims = {"sub": username, "clip": clip_id, "aud": MEDIA_AUDIENCE, "exp": expires}
+    now = datetime.now(timezone.utc)
+    expires = now + timedelta(seconds=seconds)
+    claims: dict[str, object] = {
+        "sub": username,
+        "clip": clip_id,
+        "aud": MEDIA_AUDIENCE,
+        "iat": now.timestamp(),  # fractional: compared with session start times
+        "exp": expires,
+    }
+    if session_id is not None:
+        claims["sid"] = session_id
     return jwt.encode(claims, secret, algorithm=ALGORITHM), expires
 
 
-def decode_media_token(secret: str, token: str, clip_id: str) -> str:
-    """The user name a media token was issued to, if it is valid for ``clip_id``."""
+def decode_media_token(secret: str, token: str, clip_id: str) -> MediaClaims:
+    """Who a media token was issued to, and when, if it is valid for ``clip_id``."""
     try:
         data = jwt.decode(
             token,
             secret,
             algorithms=[ALGORITHM],
             audience=MEDIA_AUDIENCE,
-            options={"require": ["sub", "exp", "clip", "aud"]},
+            options={"require": ["sub", "exp", "iat", "clip", "aud"]},
         )
     except jwt.ExpiredSignatureError as exc:
         raise AuthError("media link expired") from exc
@@ -109,4 +178,9 @@ def decode_media_token(secret: str, token: str, clip_id: str) -> str:
         raise AuthError(f"invalid media link: {exc}") from exc
     if data["clip"] != clip_id:
         raise AuthError("media link is for another clip")
-    return str(data["sub"])
+    sid = data.get("sid")
+    return MediaClaims(
+        sub=str(data["sub"]),
+        iat=datetime.fromtimestamp(float(data["iat"]), timezone.utc),
+        sid=None if sid is None else str(sid),
+    )

@@ -48,6 +48,20 @@ class Settings(BaseSettings):
         default=None, description="JWT signing key; if unset, read/created at {data_dir}/secret_key"
     )
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_hours: float = Field(
+        default=12.0, gt=0, le=24 * 30, description="session lifetime; refreshing never extends it"
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, description="failed sign-ins of one user name that lock it"
+    )
+    login_failure_window_minutes: float = Field(
+        default=15.0, gt=0, description="...counted within this many minutes"
+    )
+    login_lockout_minutes: float = Field(default=15.0, gt=0, description="how long a lock lasts")
+    login_rate_limit: int = Field(
+        default=30, ge=1, description="sign-in requests per client address per rate window"
+    )
+    login_rate_window_s: float = Field(default=60.0, gt=0)
     health_interval_s: float = Field(
         default=60.0, gt=0, description="edges' health period; offline after three missed"
     )

@@ -12,10 +12,12 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from central.auth import sessions
 from central.authz import Scope
 from central.blobs import FileBlobStore
 from central.db.engine import Database
-from central.db.models import User
+from central.db.models import AuthSession, User
+from central.db.types import utcnow
 from central.security import decode_media_token, decode_token
 from central.settings import Settings
 from wire.errors import AuthError
@@ -51,18 +53,28 @@ def _unauthorized(detail: str) -> HTTPException:
 
 
 def current_user(
+    request: Request,
     token: Annotated[str | None, Depends(oauth2_scheme)],
     settings: AppSettings,
     session: DbSession,
 ) -> User:
-    """The authenticated, active user behind the bearer token (401 otherwise)."""
+    """The authenticated, active user behind the bearer token, whose session is live (neither
+    revoked nor expired; 401 otherwise). The session is left in ``request.state``."""
     if not token:
         raise _unauthorized("not authenticated: send Authorization: Bearer <token>")
+    now = utcnow()
     try:
         claims = decode_token(settings.secret(), token)
+        auth = sessions.live(session, claims.sid, now)
     except AuthError as exc:
         raise _unauthorized(str(exc)) from exc
-    return _active_user(session, claims.sub)
+    user = _active_user(session, claims.sub)
+    if auth.user_id != user.id:
+        raise _unauthorized("token does not belong to its session")
+    if sessions.touch(session, auth, now):
+        session.commit()
+    request.state.auth_session = auth
+    return user
 
 
 def _active_user(session: Session, username: str) -> User:
@@ -75,7 +87,17 @@ def _active_user(session: Session, username: str) -> User:
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
+def current_session(request: Request, _user: CurrentUser) -> AuthSession:
+    """The live session of the bearer token (``current_user`` checked it)."""
+    auth: AuthSession = request.state.auth_session
+    return auth
+
+
+CurrentSession = Annotated[AuthSession, Depends(current_session)]
+
+
 def video_viewer(
+    request: Request,
     clip_id: str,
     token: Annotated[str | None, Depends(oauth2_scheme)],
     settings: AppSettings,
@@ -87,15 +109,20 @@ def video_viewer(
     """The user streaming a clip: by bearer token, or by a media link signed for this clip.
 
     A ``<video>`` element cannot send an Authorization header, so the UI asks for a
-    short-lived link bound to one clip and one user instead.
+    short-lived link bound to one clip and one user instead; it dies with the session.
     """
     if token or not sig:
-        return current_user(token, settings, session)
+        return current_user(request, token, settings, session)
     try:
-        username = decode_media_token(settings.secret(), sig, clip_id)
+        media = decode_media_token(settings.secret(), sig, clip_id)
     except AuthError as exc:
         raise _unauthorized(str(exc)) from exc
-    return _active_user(session, username)
+    user = _active_user(session, media.sub)
+    try:
+        sessions.check_media_link(session, user.id, media.sid, media.iat, utcnow())
+    except AuthError as exc:
+        raise _unauthorized(str(exc)) from exc
+    return user
 
 
 VideoViewer = Annotated[User, Depends(video_viewer)]

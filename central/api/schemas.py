@@ -18,7 +18,24 @@ class Problem(BaseModel):
 class TokenOut(BaseModel):
     access_token: str
     token_type: str = "bearer"
-    expires_in: int = Field(description="seconds until the token expires")
+    expires_in: int = Field(description="seconds until the access token expires")
+    refresh_token: str = Field(description="for POST /auth/refresh; good for one use only")
+    refresh_expires_in: int = Field(description="seconds until the session ends")
+    session_id: str
+    terminal: str | None = Field(default=None, description="the registered terminal signed in from")
+
+
+class SessionOut(BaseModel):
+    id: str
+    created_at: datetime
+    last_used_at: datetime = Field(description="updated at most once a minute")
+    expires_at: datetime
+    revoked_at: datetime | None
+    revoked_reason: str | None
+    state: str = Field(description="live | revoked | expired")
+    client: str = Field(description="the address it signed in from")
+    terminal: str | None
+    current: bool = Field(description="the session of the token making this request")
 
 
 class EventOut(BaseModel):

@@ -236,3 +236,80 @@ class Audit(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class Terminal(Base):
+    """A registered monitoring terminal (regulation Art. 7: inspection bodies use dedicated
+    computers). Its secret is shown once and stored only as a SHA-256."""
+
+    __tablename__ = "terminals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    org_note: Mapped[str | None] = mapped_column(String(200))
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(64))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class UserTerminal(Base):
+    """A user bound to a terminal: a user with any binding signs in only from one of them."""
+
+    __tablename__ = "user_terminals"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    terminal_id: Mapped[int] = mapped_column(ForeignKey("terminals.id"), primary_key=True)
+    bound_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    bound_by: Mapped[str] = mapped_column(String(64))
+
+
+class AuthSession(Base):
+    """A sign-in: its access tokens carry its id; its refresh token, stored only as a
+    SHA-256, rotates on every use. Live while not revoked and before ``expires_at``."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (Index("ix_sessions_user", "user_id", "expires_at"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
+    refresh_hash: Mapped[str] = mapped_column(String(64))
+    refresh_generation: Mapped[int] = mapped_column(Integer, default=0)
+    client: Mapped[str] = mapped_column(String(64))
+    terminal_id: Mapped[int | None] = mapped_column(ForeignKey("terminals.id"), index=True)
+
+
+class LoginAttempt(Base):
+    """One request to ``/auth/token`` (outcome ok | fail | locked | limited): what the
+    lockout and the per-address rate limit count, shared by every API process."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_username", "username", "at"),
+        Index("ix_login_attempts_client", "client", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    username: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))
+
+
+class LoginLock(Base):
+    """The latest lockout of a user name (existing or not); failures before ``locked_at`` or
+    ``cleared_at`` no longer count."""
+
+    __tablename__ = "login_locks"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    locked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    locked_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    failures: Mapped[int] = mapped_column(Integer)
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cleared_by: Mapped[str | None] = mapped_column(String(64))

@@ -1,7 +1,14 @@
 /* Inspector UI: sign in, search clips and events, play and download clips. No build step. */
 "use strict";
 const API = "/api/v1";
-const state = { view: "clips", cursor: null, token: sessionStorage.getItem("rw.token"), user: sessionStorage.getItem("rw.user") };
+const state = {
+  view: "clips", cursor: null, user: sessionStorage.getItem("rw.user"),
+  token: sessionStorage.getItem("rw.token"), refresh: sessionStorage.getItem("rw.refresh"),
+  expires: Number(sessionStorage.getItem("rw.expires")) || 0,
+};
+const RENEW_BEFORE_MS = 60 * 1000; // renew the access token this long before it expires
+let renewTimer = null;
+let renewing = null;
 const $ = (sel) => document.querySelector(sel);
 
 const COLUMNS = {
@@ -27,10 +34,52 @@ function badge(ok, yes, no) {
   return span;
 }
 
-async function api(path, options = {}) {
+function terminalSecret() { return localStorage.getItem("rw.terminal") || ""; }
+function terminalHeaders() { return terminalSecret() ? { "X-ReeferWatch-Terminal": terminalSecret() } : {}; }
+
+/* Keep the tokens of /auth/token or /auth/refresh for this tab, and plan the next renewal. */
+function keep(body) {
+  state.token = body.access_token;
+  state.refresh = body.refresh_token;
+  state.expires = Date.now() + body.expires_in * 1000;
+  sessionStorage.setItem("rw.token", state.token);
+  sessionStorage.setItem("rw.refresh", state.refresh);
+  sessionStorage.setItem("rw.expires", String(state.expires));
+  scheduleRenew();
+}
+
+function scheduleRenew() {
+  clearTimeout(renewTimer);
+  if (!state.refresh) return;
+  const left = state.expires - Date.now();
+  const wait = Math.max(0, Math.min(left - RENEW_BEFORE_MS, left / 2));
+  renewTimer = setTimeout(() => { renew().catch(() => {}); }, wait);
+}
+
+/* Trade the refresh token for new tokens; one renewal at a time (each refresh token works once). */
+function renew() {
+  if (!renewing) {
+    renewing = (async () => {
+      const body = new URLSearchParams({ grant_type: "refresh_token", refresh_token: state.refresh || "" });
+      const response = await fetch(API + "/auth/refresh", { method: "POST", body, headers: terminalHeaders() });
+      if (!response.ok) { signOut(t("err.session")); throw new Error("session ended"); }
+      keep(await response.json());
+    })().finally(() => { renewing = null; });
+  }
+  return renewing;
+}
+
+async function authorised(path, options = {}, retry = true) {
+  if (state.refresh && Date.now() > state.expires - 5000) await renew();
   const headers = Object.assign({}, options.headers, state.token ? { Authorization: "Bearer " + state.token } : {});
   const response = await fetch(path, Object.assign({}, options, { headers }));
+  if (response.status === 401 && retry && state.refresh) { await renew(); return authorised(path, options, false); }
   if (response.status === 401) { signOut(t("err.session")); throw new Error("unauthorised"); }
+  return response;
+}
+
+async function api(path, options = {}) {
+  const response = await authorised(path, options);
   if (!response.ok) throw new Error(t("err.load") + ": " + response.status);
   return response.json();
 }
@@ -38,26 +87,49 @@ async function api(path, options = {}) {
 async function signIn(event) {
   event.preventDefault();
   const form = new FormData(event.target);
+  if (terminalSecret()) form.set("terminal", terminalSecret());
   const response = await fetch(API + "/auth/token", { method: "POST", body: new URLSearchParams(form) });
-  if (!response.ok) { $("#login-error").textContent = t("login.failed"); return; }
+  if (!response.ok) { $("#login-error").textContent = await refusal(response); return; }
   const body = await response.json();
-  state.token = body.access_token;
-  state.user = form.get("username");
-  sessionStorage.setItem("rw.token", state.token);
+  state.user = form.get("username") + (body.terminal ? " · " + body.terminal : "");
   sessionStorage.setItem("rw.user", state.user);
+  keep(body);
   showBrowser();
 }
 
+async function refusal(response) {
+  if (response.status === 429) return t("login.locked").replace("{s}", response.headers.get("Retry-After") || "?");
+  const detail = await response.json().then((b) => String(b.detail || ""), () => "");
+  return detail.includes("terminal") ? t("login.terminal") : t("login.failed");
+}
+
+/* Sign out: revoke the session on the server, then forget the tokens. */
+async function logOut() {
+  if (state.token) {
+    try { await authorised(API + "/auth/logout", { method: "POST" }, false); } catch (err) { /* already ended */ }
+  }
+  signOut();
+}
+
 function signOut(message) {
-  state.token = null;
-  sessionStorage.removeItem("rw.token");
-  $("#login").hidden = false; $("#browser").hidden = true; $("#nav").hidden = true; $("#logout").hidden = true;
+  clearTimeout(renewTimer);
+  state.token = null; state.refresh = null; state.expires = 0;
+  for (const key of ["rw.token", "rw.refresh", "rw.expires"]) sessionStorage.removeItem(key);
+  $("#login").hidden = false; $("#terminal").hidden = false;
+  $("#browser").hidden = true; $("#nav").hidden = true; $("#logout").hidden = true;
   $("#who").textContent = "";
   $("#login-error").textContent = message || "";
 }
 
+function showTerminal() {
+  const registered = Boolean(terminalSecret());
+  $("#terminal-state").textContent = t(registered ? "terminal.registered" : "terminal.none");
+  $("#terminal-state").className = "badge " + (registered ? "ok" : "bad");
+  $("#terminal-clear").hidden = !registered;
+}
+
 function showBrowser() {
-  $("#login").hidden = true; $("#browser").hidden = false; $("#nav").hidden = false; $("#logout").hidden = false;
+  $("#login").hidden = true; $("#terminal").hidden = true; $("#browser").hidden = false; $("#nav").hidden = false; $("#logout").hidden = false;
   $("#who").textContent = state.user || "";
   load(true);
 }
@@ -128,15 +200,24 @@ function switchView(view) {
 document.addEventListener("DOMContentLoaded", () => {
   $("#lang").value = LANG;
   $("#lang").addEventListener("change", (e) => {
-    LANG = e.target.value; localStorage.setItem("rw.lang", LANG); applyStrings();
+    LANG = e.target.value; localStorage.setItem("rw.lang", LANG); applyStrings(); showTerminal();
     if (!$("#browser").hidden) load(true);
   });
   applyStrings();
   document.querySelectorAll(".events-only").forEach((el) => { el.hidden = true; });
   $("#login").addEventListener("submit", signIn);
-  $("#logout").addEventListener("click", () => signOut());
+  $("#logout").addEventListener("click", () => logOut());
+  $("#terminal").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const secret = $("#terminal-secret").value.trim();
+    if (secret) localStorage.setItem("rw.terminal", secret);
+    $("#terminal-secret").value = "";
+    showTerminal();
+  });
+  $("#terminal-clear").addEventListener("click", () => { localStorage.removeItem("rw.terminal"); showTerminal(); });
+  showTerminal();
   $("#filters").addEventListener("submit", (e) => { e.preventDefault(); load(true); });
   $("#more").addEventListener("click", () => load(false));
   document.querySelectorAll("nav .tab").forEach((b) => b.addEventListener("click", () => switchView(b.dataset.view)));
-  if (state.token) showBrowser();
+  if (state.token) { scheduleRenew(); showBrowser(); }
 });

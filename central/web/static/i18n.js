@@ -20,6 +20,11 @@ const STRINGS = {
     "kind.loading_end": "结束装箱", "kind.camera_fault": "摄像机故障", "kind.device_fault": "设备故障",
     "kind.fault_cleared": "故障恢复", "kind.custom": "自定义",
     "err.session": "登录已过期，请重新登录", "err.load": "加载失败",
+    "login.locked": "登录失败次数过多，请 {s} 秒后再试",
+    "login.terminal": "此账号只能在已登记的监控终端上登录",
+    "terminal.heading": "本机终端登记", "terminal.secret": "终端密钥", "terminal.save": "登记",
+    "terminal.clear": "清除登记", "terminal.registered": "本机已登记为监控终端",
+    "terminal.none": "本机未登记", "terminal.hint": "终端密钥由管理员发放，仅保存在本机浏览器中",
   },
   en: {
     title: "Remote supervision of export seafood loading", logout: "Sign out",
@@ -42,6 +47,13 @@ const STRINGS = {
     "kind.camera_fault": "Camera fault", "kind.device_fault": "Device fault",
     "kind.fault_cleared": "Fault cleared", "kind.custom": "Custom",
     "err.session": "Your session expired; sign in again", "err.load": "Could not load",
+    "login.locked": "Too many failed sign-ins; try again in {s} s",
+    "login.terminal": "This account signs in only from a registered monitoring terminal",
+    "terminal.heading": "Register this terminal", "terminal.secret": "Terminal secret",
+    "terminal.save": "Register", "terminal.clear": "Remove registration",
+    "terminal.registered": "This computer is a registered monitoring terminal",
+    "terminal.none": "This computer is not registered",
+    "terminal.hint": "An administrator issues the secret; it is kept only in this browser",
   },
 };
 let LANG = localStorage.getItem("rw.lang") || "zh";
