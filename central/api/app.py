@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from central.api import audit, auth, clips, devices, events, health, sites
 from central.blobs import FileBlobStore
@@ -63,6 +63,17 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.include_router(api)
     app.include_router(health.router)
     mount_ui(app)
+
+    @app.middleware("http")
+    async def _refuse_nul(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """No text in our databases holds NUL (PostgreSQL refuses it with a 500): a NUL in
+        the path or query is a client error, whatever the route."""
+        raw = request.scope.get("query_string", b"").lower()
+        if b"%00" in raw or b"\x00" in raw or "\x00" in request.scope.get("path", ""):
+            return JSONResponse({"detail": "NUL (%00) is not allowed in a URL"}, status_code=400)
+        return await call_next(request)
 
     @app.exception_handler(ReeferWatchError)
     async def _reeferwatch_error(_request: Request, exc: ReeferWatchError) -> JSONResponse:

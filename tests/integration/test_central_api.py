@@ -317,3 +317,11 @@ def test_inspector_ui_is_served_in_chinese_by_default(client: TestClient) -> Non
     assert page.status_code == 200 and 'lang="zh-CN"' in page.text
     strings = client.get("/ui/i18n.js").text
     assert "监管人员登录" in strings and "Inspector sign-in" in strings
+
+
+@pytest.mark.parametrize(
+    "url", ["/api/v1/events?site=a%00b", "/api/v1/clips?camera=%00", "/api/v1/clips/x%00y"]
+)
+def test_nul_in_a_url_is_a_client_error(client: TestClient, auth: dict[str, str], url: str) -> None:
+    response = client.get(url, headers=auth)
+    assert response.status_code == 400 and "NUL" in response.json()["detail"]
