@@ -106,8 +106,9 @@ def test_a_hung_worker_stops_the_pings_until_it_recovers(
     def target() -> None:
         try:
             app.run(config, stop)
-        except BaseException as exc:  # reported by the assertion below
-            errors.append(exc)
+        except Exception as exc:
+            errors.append(exc)  # reported by the assertion below
+            raise
 
     runner = threading.Thread(target=target, name="edge-run")
     runner.start()
