@@ -35,6 +35,10 @@ What lives where:
 - ``filesync`` drives outbox files through init → chunks → fin and applies ``FileAck``s.
 - ``sync``     MQTT client: status/will, outbox drain, ``down/ack`` and command dispatch.
 - ``worker``   the periodic background thread shared by the clip worker, health and retention.
+- ``liveness`` heartbeats of every worker thread; the watchdog ping only while all are alive.
+- ``bundle``   the enrollment bundle on the boot partition: read, check, merge the configuration.
+- ``provision`` first boot: install the bundle into /etc/reeferwatch, erase it, leave a marker.
 - ``app``      wires the parts of ``run`` together with clean shutdown.
-- ``cli``      ``reeferwatch-edge`` console script: ``run``, ``trigger``, ``status``, ``selftest``.
+- ``cli``      ``reeferwatch-edge`` console script: ``run``, ``trigger``, ``status``, ``selftest``,
+  ``identity``, ``provision``.
 """

@@ -1,7 +1,7 @@
-"""``reeferwatch-edge``: ``run``, ``trigger``, ``status``, ``selftest`` and ``identity``.
+"""``reeferwatch-edge``: run, trigger, status, selftest, identity and provision (first boot).
 
-Exit codes: 0 ok, 1 failure (e.g. no clip could be cut), 2 bad configuration or usage,
-3 timeout of ``trigger --wait``.
+Exit codes: 0 ok, 1 failure (e.g. no clip could be cut), 2 bad configuration or usage (also a
+bad or missing enrollment bundle), 3 timeout of ``trigger --wait``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -62,6 +63,17 @@ def _parser() -> argparse.ArgumentParser:
         "identity", help="print the public key that signs this box's clips (made if missing)"
     )
     ident.add_argument("--config", required=True)
+    prov = sub.add_parser(
+        "provision",
+        help="first boot: install the enrollment bundle from the boot partition, then erase it",
+    )
+    prov.add_argument("--boot-dir", default="/boot/firmware/reeferwatch", help="the bundle")
+    prov.add_argument("--etc-dir", default="/etc/reeferwatch", help="where it is installed")
+    prov.add_argument(
+        "--signal",
+        action="store_true",
+        help="only show the 'not provisioned' LED code until stopped",
+    )
     return parser
 
 
@@ -72,6 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if args.command == "provision":
+        return _provision(Path(args.boot_dir), Path(args.etc_dir), args.signal)
     try:
         config = load_config(args.config)
         if args.command == "selftest":
@@ -105,6 +119,39 @@ def _run(config: EdgeConfig) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     run(config, stop)
+    return 0
+
+
+def _provision(boot_dir: Path, etc_dir: Path, signal_only: bool) -> int:
+    from edge.bundle import ProvisionError
+    from edge.provision import Layout, provision
+
+    if signal_only:
+        return _not_provisioned_notice(boot_dir, etc_dir)
+    try:
+        outcome = provision(Layout(boot_dir=boot_dir, etc_dir=etc_dir))
+    except ProvisionError as exc:
+        log.error("provision: FAILED, the box stays unprovisioned: %s", exc)
+        return 2
+    print(f"provision: {outcome.state} (device {outcome.device})")
+    return 0
+
+
+def _not_provisioned_notice(boot_dir: Path, etc_dir: Path) -> int:
+    from edge.panel.notice import open_notice
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    try:
+        sources = [boot_dir / "site.toml", boot_dir / "edge.toml", etc_dir / "edge.toml"]
+        notice = open_notice(sources)
+    except ReeferWatchError as exc:
+        log.error("provision: cannot show the LED code: %s", exc)
+        return 1
+    if notice is not None:
+        with notice:
+            stop.wait()
     return 0
 
 

@@ -8,6 +8,7 @@
 - ``buttons``  gpiozero ``Button`` objects: short press → action, hold → self-test.
 - ``panel``    the panel thread of ``run``: polls its sources about 4×/s, drives the LEDs
   only when the state changes, runs button actions and the self-test.
+- ``notice``   the "not provisioned" code, shown by ``provision --signal`` before any edge runs.
 
 Installers' reference: ``docs/panel.md``.
 """
