@@ -22,13 +22,18 @@ REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "image-build" / "build-deb"
 
 
-@pytest.fixture(scope="module")
-def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+_BUILT: list[Path] = []  # one build per test session, shared with test_image_chroot
+
+
+def build_deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The package, built once per session (zstd); skips when the build tools are missing."""
     for tool in ("dpkg-deb", "fakeroot"):
         if not shutil.which(tool):
             pytest.skip(f"{tool} is missing (apt-get install dpkg fakeroot)")
     if not os.access("/usr/bin/python3", os.X_OK):
         pytest.skip("no /usr/bin/python3: the package is built with the target's Python")
+    if _BUILT and _BUILT[0].exists():
+        return _BUILT[0]
     out = tmp_path_factory.mktemp("dist")
     result = subprocess.run(
         [str(BUILD), "--out", str(out)],
@@ -43,7 +48,13 @@ def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ["dpkg", "--print-architecture"], capture_output=True, text=True, check=True
     ).stdout.strip()
     assert re.fullmatch(rf"reeferwatch-edge_\d+\.\d+\.\d+[^_]*_{arch}\.deb", path.name), path
+    _BUILT[:] = [path]
     return path
+
+
+@pytest.fixture(scope="module")
+def deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_deb(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +88,9 @@ def test_contents(deb: Path) -> None:
     entries = {line.split()[5].removeprefix("."): line for line in listing.splitlines()}
     for path in (
         "/lib/systemd/system/reeferwatch-edge.service",
+        "/lib/systemd/system/reeferwatch-firstboot.service",
+        "/lib/systemd/system/reeferwatch-unprovisioned.service",
+        "/opt/reeferwatch/share/doc/panel.md",
         "/opt/reeferwatch/bin/reeferwatch-edge",
         "/opt/reeferwatch/pyvenv.cfg",
         "/lib/udev/rules.d/99-reeferwatch-gpio.rules",
@@ -96,6 +110,7 @@ def test_maintainer_scripts(deb: Path, tmp_path: Path) -> None:
     assert "addgroup --quiet --system" in postinst and "adduser --quiet --system" in postinst
     assert "adduser --quiet reeferwatch gpio" in postinst
     assert "adduser --quiet reeferwatch video" in postinst
+    assert "reeferwatch-edge.service reeferwatch-firstboot.service" in postinst  # both enabled
     assert (control / "conffiles").read_text().split() == ["/etc/reeferwatch/edge.toml.example"]
     for script in ("postinst", "prerm", "postrm"):
         subprocess.run(["sh", "-n", str(control / script)], check=True)
@@ -111,6 +126,10 @@ def test_venv_is_relocated_and_runs(extracted: Path, tmp_path: Path) -> None:
         if path.is_file() and not path.is_symlink():
             assert "reeferwatch-deb." not in path.read_text(errors="replace"), path
     assert "include-system-site-packages = true" in (venv / "pyvenv.cfg").read_text()
+    # the venv carries what it imports itself, not what the build host has in dist-packages
+    site = next((venv / "lib").glob("python3.*/site-packages"))
+    for module in ("cryptography", "pydantic", "paho", "gpiozero"):
+        assert (site / module).is_dir(), module
 
     # The shipped code validates the shipped skeleton (paths moved into tmp_path).
     etc = tmp_path / "etc"
@@ -136,6 +155,35 @@ def test_venv_is_relocated_and_runs(extracted: Path, tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def image_scripts() -> list[Path]:
+    """Every shell script under image-build/: *.sh, and files whose first line names sh/bash."""
+    found = []
+    for path in sorted((REPO / "image-build").rglob("*")):
+        if not path.is_file():
+            continue
+        head = path.read_bytes()[:64]
+        if path.suffix == ".sh" or re.match(rb"#!\s*/(usr/)?bin/(env )?(ba)?sh\b", head):
+            found.append(path)
+    return found
+
+
+def test_every_image_script_passes_shellcheck() -> None:
+    scripts = image_scripts()
+    names = {p.relative_to(REPO).as_posix() for p in scripts}
+    assert {"image-build/build-deb", "image-build/deb/maintscripts/postinst"} <= names
+    if not shutil.which("shellcheck"):
+        pytest.skip("shellcheck is missing (apt-get install shellcheck)")
+    result = subprocess.run(
+        ["shellcheck", "--external-sources", *map(str, scripts)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
+    print("shellcheck:", *sorted(names), sep="\n  ")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_units_verify_against_package_contents(deb: Path, tmp_path: Path) -> None:
     """``systemd-analyze verify`` with the package's own tree as root: real ExecStart target."""
     if not shutil.which("systemd-analyze"):
@@ -143,7 +191,8 @@ def test_units_verify_against_package_contents(deb: Path, tmp_path: Path) -> Non
     root = make_verify_root(tmp_path / "root", [])
     subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
     result = subprocess.run(
-        ["systemd-analyze", "verify", f"--root={root}", "reeferwatch-edge.service"],
+        ["systemd-analyze", "verify", f"--root={root}", "reeferwatch-edge.service"]
+        + ["reeferwatch-firstboot.service", "reeferwatch-unprovisioned.service"],
         capture_output=True,
         text=True,
         timeout=60,

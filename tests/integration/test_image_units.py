@@ -31,6 +31,8 @@ REPO = Path(__file__).resolve().parents[2]
 UNITS = REPO / "systemd"
 UNIT_FILES = [
     "reeferwatch-edge.service",
+    "reeferwatch-firstboot.service",
+    "reeferwatch-unprovisioned.service",
     "reeferwatch-central.service",
     "reeferwatch-ingest@.service",
     "reeferwatch-crl.service",
@@ -39,6 +41,8 @@ UNIT_FILES = [
 # what `systemctl start` would load: templates are verified through an instance
 VERIFY_NAMES = [
     "reeferwatch-edge.service",
+    "reeferwatch-firstboot.service",
+    "reeferwatch-unprovisioned.service",
     "reeferwatch-central.service",
     "reeferwatch-ingest@w1.service",
     "reeferwatch-crl.service",
@@ -185,6 +189,52 @@ def test_edge_unit_contract() -> None:
     assert "PrivateDevices" not in keys and "PrivateNetwork" not in keys
     # ffmpeg children: no MemoryDenyWriteExecute surprises, fork/exec allowed by @system-service
     assert keys["SystemCallFilter"][0] == "@system-service"
+
+
+@pytest.mark.parametrize(
+    "name", ["reeferwatch-firstboot.service", "reeferwatch-unprovisioned.service"]
+)
+def test_first_boot_units_are_hardened(name: str) -> None:
+    """Provisioning runs as root (it must give signing.key to the service user) but with
+    CAP_CHOWN only, no network and no devices; docs/deployment.md states its exposure."""
+    level, line = exposure(UNITS / name)
+    print(line)
+    assert level <= MAX_EDGE_EXPOSURE, line
+
+
+def test_first_boot_unit_contract() -> None:
+    """Provision before the edge, from the boot partition into /etc/reeferwatch, writing
+    nothing else; a failure shows the LED code; a provisioned box skips it."""
+    keys = unit_keys(UNITS / "reeferwatch-firstboot.service")
+    edge = unit_keys(UNITS / "reeferwatch-edge.service")
+    assert keys["Type"] == ["oneshot"] and keys["RemainAfterExit"] == ["yes"]
+    assert keys["Before"] == ["reeferwatch-edge.service"]
+    assert keys["WantedBy"] == edge["WantedBy"] == ["multi-user.target"]
+    assert keys["ExecStart"] == [
+        "/opt/reeferwatch/bin/reeferwatch-edge provision"
+        " --boot-dir /boot/firmware/reeferwatch --etc-dir /etc/reeferwatch"
+    ]
+    # runs when a bundle is there, or when the edge has no configuration yet
+    assert keys["ConditionPathExists"] == [
+        "|/boot/firmware/reeferwatch/device.pem",
+        f"|!{edge['ConditionPathExists'][0]}",
+    ]
+    assert keys["ReadWritePaths"] == ["/etc/reeferwatch -/boot/firmware/reeferwatch"]
+    assert keys["CapabilityBoundingSet"] == ["CAP_CHOWN"]
+    assert keys["PrivateNetwork"] == keys["PrivateDevices"] == ["yes"]
+    assert keys["OnFailure"] == ["reeferwatch-unprovisioned.service"]
+    notice = unit_keys(UNITS / "reeferwatch-unprovisioned.service")
+    assert "--signal" in notice["ExecStart"][0] and notice["User"] == ["reeferwatch"]
+    assert notice["DeviceAllow"] == ["char-gpiochip rw"]
+    assert "Install" not in (UNITS / "reeferwatch-unprovisioned.service").read_text()
+
+
+def test_gpio_processes_get_a_writable_working_directory() -> None:
+    """lgpio (gpiozero on a Pi 5) creates its notification pipes in the working directory;
+    with ProtectSystem=strict "/" is read-only, so both GPIO users run in a RuntimeDirectory."""
+    for name in ("reeferwatch-edge.service", "reeferwatch-unprovisioned.service"):
+        keys = unit_keys(UNITS / name)
+        assert keys["WorkingDirectory"] == [f"/run/{keys['RuntimeDirectory'][0]}"], name
 
 
 def test_crl_units_keep_the_broker_crl_fresh() -> None:
