@@ -34,6 +34,9 @@ ensure_system_programs() {
         command -v systemd-analyze >/dev/null || want+=(systemd)
         command -v fakeroot >/dev/null || want+=(fakeroot)
         command -v shellcheck >/dev/null || want+=(shellcheck)
+        command -v mmdebstrap >/dev/null || want+=(mmdebstrap)  # the .deb in a Debian rootfs
+        command -v zstd >/dev/null || want+=(zstd)
+        command -v parted >/dev/null || [ -x /usr/sbin/parted ] || want+=(parted)  # pi-storage test
         [ -x /usr/bin/python3 ] || want+=(python3)
     fi
     [ ${#want[@]} -eq 0 ] || apt_install "${want[@]}"
