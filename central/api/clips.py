@@ -12,7 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central import audit
-from central.api.deps import AppSettings, Blobs, DbSession, UserScope, VideoViewer
+from central.api.deps import (
+    AppSettings,
+    Blobs,
+    CurrentSession,
+    DbSession,
+    UserScope,
+    VideoViewer,
+)
 from central.api.httprange import RangeNotSatisfiable, parse_range
 from central.api.query import after_cursor, check_window, page
 from central.api.schemas import ClipOut, ClipPage, MediaLinkOut, Problem
@@ -101,14 +108,18 @@ MEDIA_LINK_SECONDS = 300
     "/{clip_id}/video-url", response_model=MediaLinkOut, responses={404: {"model": Problem}}
 )
 def clip_video_url(
-    clip_id: str, scope: UserScope, session: DbSession, settings: AppSettings
+    clip_id: str,
+    scope: UserScope,
+    auth: CurrentSession,
+    session: DbSession,
+    settings: AppSettings,
 ) -> MediaLinkOut:
     """A link that streams this clip for a few minutes without an Authorization header
     (for a browser's ``<video>`` element). Each stream through it is still audited."""
     row = _get_clip(session, clip_id, scope)
     token, expires = issue_media_token(
-        settings.secret(), scope.user.username, row.id, MEDIA_LINK_SECONDS
-    )
+        settings.secret(), scope.user.username, row.id, MEDIA_LINK_SECONDS, session_id=auth.id
+    )  # the link dies with this session
     return MediaLinkOut(url=f"/api/v1/clips/{row.id}/video?sig={token}", expires_at=expires)
 
 

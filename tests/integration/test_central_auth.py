@@ -212,7 +212,7 @@ def test_logout_revokes_the_session_its_refresh_token_and_its_media_links(
     assert refresh(client, body["refresh_token"]).status_code == 401
     tokens(client)  # a new session, opened after the link was issued, does not revive it
     dead = client.get(link, headers={"Range": "bytes=0-9"})
-    assert dead.status_code == 401 and "ended" in dead.json()["detail"]
+    assert dead.status_code == 401 and "revoked (logout)" in dead.json()["detail"]
     sig = parse_qs(urlparse(link).query)["sig"][0]
     assert client.get(f"/api/v1/clips/{clip_id}/video", params={"sig": sig}).status_code == 401
     assert ("auth.logout", "alice", "alice") in actions(central_db)
@@ -457,3 +457,15 @@ def test_migration_0005_downgrades_and_upgrades(central_db: Database) -> None:
     assert not auth_tables & set(inspect(central_db.engine).get_table_names())
     central_db.migrate()
     assert auth_tables <= set(inspect(central_db.engine).get_table_names())
+
+
+def test_a_media_link_dies_with_its_own_session_while_another_lives(
+    client: TestClient, clip_id: str
+) -> None:
+    first, second = tokens(client), tokens(client)
+    link = client.get(f"/api/v1/clips/{clip_id}/video-url", headers=bearer(first)).json()["url"]
+    assert client.get(link, headers={"Range": "bytes=0-9"}).status_code == 206
+    gone = client.delete(f"{SESSIONS}/{first['session_id']}", headers=bearer(second))
+    assert gone.status_code == 204
+    assert client.get("/api/v1/events", headers=bearer(second)).status_code == 200
+    assert client.get(link, headers={"Range": "bytes=0-9"}).status_code == 401
