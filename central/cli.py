@@ -10,6 +10,7 @@ import logging
 import signal
 import sys
 from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -48,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", help="run the MQTT consumer (migrates first)")
     ingest.add_argument("--name", default="1", help="client id suffix: reeferwatch-ingest-NAME")
     ingest.add_argument("--shared", action="store_true", help="use $share/ingest/ subscription")
+    ingest.add_argument(
+        "--metrics-port", type=int, default=None, help="serve Prometheus /metrics on this port"
+    )
+    ingest.add_argument("--metrics-host", default="127.0.0.1")
 
     sub.add_parser("migrate", help="upgrade the database to the newest schema")
 
@@ -152,23 +157,29 @@ def _serve(settings: Settings, host: str, port: int) -> None:
         uvicorn.run(create_app(settings, db), host=host, port=port, log_level="info")
 
 
-def _ingest(settings: Settings, name: str, shared: bool) -> None:
+def _ingest(settings: Settings, args: argparse.Namespace) -> None:
     from central.ingest import IngestService
+    from central.ingest.metricsserver import MetricsServer
     from central.ingest.runner import IngestRunner
 
-    with Database(settings.database_url) as db:
+    with Database(settings.database_url) as db, ExitStack() as stack:
         db.migrate()
         service = IngestService(db, FileBlobStore(settings.data_dir))
-        with IngestRunner(settings, service, name=name, shared=shared) as runner:
+        if args.metrics_port is not None:
+            server = MetricsServer(service.metrics, args.metrics_host, args.metrics_port)
+            stack.enter_context(server).start()
+        runner = stack.enter_context(
+            IngestRunner(settings, service, name=args.name, shared=args.shared)
+        )
 
-            def _stop(signum: int, _frame: FrameType | None) -> None:
-                log.info("signal %d: stopping ingest", signum)
-                runner.request_stop()
+        def _stop(signum: int, _frame: FrameType | None) -> None:
+            log.info("signal %d: stopping ingest", signum)
+            runner.request_stop()
 
-            signal.signal(signal.SIGTERM, _stop)
-            signal.signal(signal.SIGINT, _stop)
-            runner.start()
-            runner.wait_stopped()
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+        runner.start()
+        runner.wait_stopped()
 
 
 def _user(settings: Settings, args: argparse.Namespace) -> None:
@@ -364,7 +375,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             _serve(settings, args.host, args.port)
         elif args.command == "ingest":
-            _ingest(settings, args.name, args.shared)
+            _ingest(settings, args)
         elif args.command == "migrate":
             with Database(settings.database_url) as db:
                 db.migrate()

@@ -57,6 +57,7 @@ class IngestRunner(Closeable):
         self.connected = threading.Event()
         self.subscribed = threading.Event()
         self._queue: queue.Queue[mqtt.MQTTMessage | None] = queue.Queue()
+        service.metrics.queue_depth = self._queue.qsize
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
         self._closed = False

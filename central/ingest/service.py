@@ -164,6 +164,7 @@ class IngestService:
             )
 
     def _event(self, session: Session, topic: topics.Topic, msg: EventMessage) -> list[AckMessage]:
+        self.metrics.lag((self.clock() - msg.sent_at).total_seconds())
         exists = session.execute(select(Event.id).where(Event.id == msg.id)).scalar()
         if exists is None:
             session.add(

@@ -6,11 +6,13 @@ from __future__ import annotations
 import hashlib
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator
 
+import httpx
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
@@ -22,7 +24,7 @@ from central.ingest import IngestService
 from central.ingest.runner import IngestRunner
 from central.settings import Settings
 from tests.central_messages import DEVICE, SITE, event_msg, file_init, fin_for
-from tests.helpers import Broker, wait_for
+from tests.helpers import Broker, free_port, wait_for
 from wire import codec, topics
 from wire.errors import StoreError
 from wire.models import AckMessage
@@ -136,8 +138,19 @@ def test_cli_ingest_stops_cleanly_on_sigterm(
         "REEFERWATCH_MQTT_HOST": broker.host,
         "REEFERWATCH_MQTT_PORT": str(broker.port),
     }
+    metrics_port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "central.cli", "ingest", "--name", "cli", "--shared"],
+        [
+            sys.executable,
+            "-m",
+            "central.cli",
+            "ingest",
+            "--name",
+            "cli",
+            "--shared",
+            "--metrics-port",
+            str(metrics_port),
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -154,6 +167,12 @@ def test_cli_ingest_stops_cleanly_on_sigterm(
             return True
 
         wait_for(acked, 30, "the CLI ingest to ack an event")
+        metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+        assert 'reeferwatch_ingest_messages_total{kind="event"}' in metrics
+        lag_count = re.search(r"^reeferwatch_ingest_event_lag_seconds_count (\d+)$", metrics, re.M)
+        assert lag_count and int(lag_count.group(1)) >= 1
+        assert "reeferwatch_ingest_queue_depth 0" in metrics
+        assert httpx.get(f"http://127.0.0.1:{metrics_port}/other").status_code == 404
         process.send_signal(signal.SIGTERM)
         assert process.wait(15) == 0
     finally:
