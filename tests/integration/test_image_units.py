@@ -226,6 +226,8 @@ def test_first_boot_unit_contract() -> None:
     notice = unit_keys(UNITS / "reeferwatch-unprovisioned.service")
     assert "--signal" in notice["ExecStart"][0] and notice["User"] == ["reeferwatch"]
     assert notice["DeviceAllow"] == ["char-gpiochip rw"]
+    # never instead of a configured edge (a refused replacement bundle): that one keeps recording
+    assert notice["ConditionPathExists"] == [f"!{edge['ConditionPathExists'][0]}"]
     assert "Install" not in (UNITS / "reeferwatch-unprovisioned.service").read_text()
 
 
