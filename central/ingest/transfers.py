@@ -34,6 +34,14 @@ def _ranges(row: Transfer) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in row.ranges]
 
 
+def _new_transfer(session: Session, topic: topics.Topic, init: FileInit) -> Transfer:
+    row = Transfer(file_id=init.file_id, site=topic.site, device=topic.device,
+                   init=init.model_dump(mode="json"), ranges=[], state="receiving",
+                   updated_at=utcnow())  # fmt: skip
+    session.add(row)
+    return row
+
+
 def _ack(file_ack: FileAck) -> list[AckMessage]:
     return [AckMessage(sent_at=datetime.now(timezone.utc), files=[file_ack])]
 
@@ -80,16 +88,7 @@ class TransferHandler:
             return self._refuse(session, topic, init, row, refusal)
         partial = self.blobs.partial_path(init.file_id)
         if row is None:
-            row = Transfer(
-                file_id=init.file_id,
-                site=topic.site,
-                device=topic.device,
-                init=init.model_dump(mode="json"),
-                ranges=[],
-                state="receiving",
-                updated_at=utcnow(),
-            )
-            session.add(row)
+            row = _new_transfer(session, topic, init)
             partial.unlink(missing_ok=True)
             log.info("transfer %s started: %s (%d bytes)", init.file_id, init.name, init.size)
         elif row.state == "rejected":
@@ -196,16 +195,7 @@ class TransferHandler:
     ) -> list[AckMessage]:
         """An init whose manifest does not hold: keep the evidence, alarm, ack the error."""
         if row is None:
-            row = Transfer(
-                file_id=init.file_id,
-                site=topic.site,
-                device=topic.device,
-                init=init.model_dump(mode="json"),
-                ranges=[],
-                state="receiving",
-                updated_at=utcnow(),
-            )
-            session.add(row)
+            row = _new_transfer(session, topic, init)
         else:
             row.init = init.model_dump(mode="json")
         manifests.raise_alarm(

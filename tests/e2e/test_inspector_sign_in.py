@@ -4,15 +4,10 @@ before it expires (on a browser clock the test moves) and signing out revokes th
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 from sqlalchemy import select
 
 from central.auth import terminals
@@ -21,15 +16,12 @@ from central.db.models import AuthSession
 from central.db.types import utcnow
 from central.settings import Settings
 from central.users import add_user
-from tests.helpers import free_port, wait_port
+from tests.e2e.browser import serve_central
 
-pytest_plugins = ["tests.central_fixtures"]
+pytest_plugins = ["tests.central_fixtures", "tests.e2e.browser"]
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "an inspector's long password"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 
 
 @pytest.fixture
@@ -44,36 +36,8 @@ def terminal_secret(central_db: Database) -> str:
 
 @pytest.fixture
 def served(central_settings: Settings, central_db: Database) -> Iterator[str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "REEFERWATCH_DATA_DIR": str(central_settings.data_dir),
-        "REEFERWATCH_DATABASE_URL": central_settings.database_url,
-        "REEFERWATCH_SECRET_KEY": central_settings.secret(),
-        "REEFERWATCH_ACCESS_TOKEN_MINUTES": "2",
-    }
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("reeferwatch-central")), "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        wait_port(port, 30)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(10)
-
-
-@pytest.fixture
-def page() -> Iterator[Page]:
-    if not shutil.which(CHROMIUM):
-        pytest.skip("chromium is not installed (the README's test command installs it)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page(viewport={"width": 1280, "height": 800})
-        finally:
-            browser.close()
+    with serve_central(central_settings, REEFERWATCH_ACCESS_TOKEN_MINUTES="2") as url:
+        yield url
 
 
 def _session(db: Database) -> AuthSession:

@@ -3,15 +3,12 @@ sign in, find a clip, play it, switch language. Chinese is the default (regulati
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 from sqlalchemy import select
 
 from central.db import Audit, Database
@@ -19,17 +16,12 @@ from central.ingest import IngestService
 from central.settings import Settings
 from central.users import add_user
 from tests.central_messages import event_msg, file_init, send_event, send_file
-from tests.helpers import free_port, wait_port
+from tests.e2e.browser import serve_central
 
-pytest_plugins = ["tests.central_fixtures"]
+pytest_plugins = ["tests.central_fixtures", "tests.e2e.browser"]
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
 PASSWORD = "an inspector's long password"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
 
 
 @pytest.fixture
@@ -53,35 +45,8 @@ def served(
     event = event_msg(seq=1, kind="mark")
     send_event(ingest, event)
     send_file(ingest, file_init(clip_video, seq=2, event_ids=[event.id]), clip_video)
-    port = free_port()
-    env = {
-        **os.environ,
-        "REEFERWATCH_DATA_DIR": str(central_settings.data_dir),
-        "REEFERWATCH_DATABASE_URL": central_settings.database_url,
-        "REEFERWATCH_SECRET_KEY": central_settings.secret(),
-    }
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("reeferwatch-central")), "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        wait_port(port, 30)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(10)
-
-
-@pytest.fixture
-def page() -> Iterator[Page]:
-    if not shutil.which(CHROMIUM):
-        pytest.skip("chromium is not installed (the README's test command installs it)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page(viewport={"width": 1280, "height": 800})
-        finally:
-            browser.close()
+    with serve_central(central_settings) as url:
+        yield url
 
 
 def test_inspector_signs_in_finds_and_plays_a_clip(
