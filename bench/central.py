@@ -14,8 +14,9 @@ dataset (``bench.centraldata``: 1 national, 31 provincial, 300 branch units, 5,0
 
 Also ``dataset_generate_s``: the load time of the dataset (baseline 0: nothing to compare).
 ``--quick`` loads 1/20 of the events and clips (500 k, 50 k; the tree, sites and cameras stay
-at full size) and takes fewer samples. Scratch databases, brokers, API servers and ingest
-workers are removed on exit.
+at full size) and takes fewer samples: ~2.5 min for both databases on the 2-core development
+machine, the full run 9.5–14 min. Scratch databases, brokers, API servers and ingest workers
+are removed on exit. Figures and findings: docs/performance.md, "Central".
 
 ``python -m bench.central [--quick] [--db sqlite|postgres|both] [--only queries,load,ingest]
 [--pg URL] [--events N] [--clips N] [--api-workers N] [--uvicorn-plain] [--connections N]
