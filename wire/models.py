@@ -61,6 +61,9 @@ EventKind = Literal[
 ]
 EVENT_KINDS: tuple[str, ...] = get_args(EventKind)
 FileKind = Literal["clip", "window"]
+# Longest clip on the wire (session pieces ≤ 1 h, windows ≤ 30 min); lets central bound
+# time-window queries on a clip's start.
+MAX_CLIP_SECONDS = 2 * 3600
 
 
 class WireModel(BaseModel):
@@ -144,6 +147,8 @@ class FileInit(Sequenced):
     def _end_after_start(self) -> FileInit:
         if self.end <= self.start:
             raise ValueError("end must be after start")
+        if (self.end - self.start).total_seconds() > MAX_CLIP_SECONDS:
+            raise ValueError(f"a clip spans at most {MAX_CLIP_SECONDS} s")
         return self
 
 

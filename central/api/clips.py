@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Annotated, BinaryIO
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
@@ -24,8 +25,9 @@ from central.api.httprange import RangeNotSatisfiable, parse_range
 from central.api.query import after_cursor, check_window, page
 from central.api.schemas import ClipOut, ClipPage, MediaLinkOut, Problem
 from central.authz import Scope
-from central.db.models import Clip, ClipEvent
+from central.db.models import Clip, ClipEvent, Event
 from central.security import issue_media_token
+from wire.models import MAX_CLIP_SECONDS
 
 router = APIRouter(prefix="/clips", tags=["clips"])
 
@@ -68,6 +70,9 @@ def list_clips(
     site: Annotated[str | None, Query(max_length=64)] = None,
     camera: Annotated[str | None, Query(max_length=64)] = None,
     event: Annotated[str | None, Query(max_length=64, description="an event id")] = None,
+    event_kind: Annotated[
+        str | None, Query(max_length=32, description="clips of events of this kind")
+    ] = None,
     start: Annotated[AwareDatetime | None, Query(description="ISO-8601 with offset")] = None,
     end: Annotated[AwareDatetime | None, Query(description="ISO-8601 with offset")] = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
@@ -84,8 +89,18 @@ def list_clips(
         query = query.where(
             Clip.id.in_(select(ClipEvent.clip_id).where(ClipEvent.event_id == event))
         )
+    if event_kind is not None:
+        of_kind = (
+            select(ClipEvent.clip_id)
+            .join(Event, Event.id == ClipEvent.event_id)
+            .where(Event.kind == event_kind)
+        )
+        query = query.where(Clip.id.in_(of_kind))
     if start is not None:
-        query = query.where(Clip.end > start)
+        # no clip spans more than MAX_CLIP_SECONDS: the bound on start lets the index work
+        query = query.where(
+            Clip.end > start, Clip.start > start - timedelta(seconds=MAX_CLIP_SECONDS)
+        )
     if end is not None:
         query = query.where(Clip.start < end)
     query = after_cursor(query, cursor, Clip.start, Clip.id).limit(limit + 1)

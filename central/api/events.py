@@ -43,6 +43,9 @@ def list_events(
     site: Annotated[str | None, Query(max_length=64)] = None,
     camera: Annotated[str | None, Query(max_length=64)] = None,
     kind: Annotated[str | None, Query(max_length=32)] = None,
+    container: Annotated[
+        str | None, Query(max_length=11, description="container number (ISO 6346)")
+    ] = None,
     start: Annotated[AwareDatetime | None, Query(description="ISO-8601 with offset")] = None,
     end: Annotated[AwareDatetime | None, Query(description="ISO-8601 with offset")] = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
@@ -56,6 +59,8 @@ def list_events(
         query = query.where(Event.camera == camera)
     if kind is not None:
         query = query.where(Event.kind == kind)
+    if container is not None:
+        query = query.where(Event.container_no == container.strip().upper())
     if start is not None:
         query = query.where(Event.occurred_at >= start)
     if end is not None:

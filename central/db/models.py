@@ -163,6 +163,8 @@ class Event(Base):
     __table_args__ = (
         Index("ix_events_time", "occurred_at", "id"),
         Index("ix_events_site_time", "site", "occurred_at"),
+        Index("ix_events_site_kind_time", "site", "kind", "occurred_at"),
+        Index("ix_events_container_no", "container_no"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # edge ULID
@@ -176,6 +178,7 @@ class Event(Base):
     source: Mapped[str | None] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     clock_synced: Mapped[bool] = mapped_column()
+    container_no: Mapped[str | None] = mapped_column(String(11))  # from data, for lookups
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

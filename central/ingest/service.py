@@ -61,6 +61,13 @@ def touch_device(
     return row
 
 
+def container_no(value: object) -> str | None:
+    """The container number an event names (loading events), as stored for lookups."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return value.strip().upper()[:11]
+
+
 MISSED_HEALTH_INTERVALS = 3
 SEQ_GAP = "seq_gap"
 
@@ -179,6 +186,7 @@ class IngestService:
                     camera=msg.camera,
                     source=msg.source,
                     data=dict(msg.data),
+                    container_no=container_no(msg.data.get("container_no")),
                     clock_synced=msg.clock_synced,
                     received_at=utcnow(),
                 )
