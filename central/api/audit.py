@@ -7,13 +7,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 from sqlalchemy import select
 
 from central import audit
 from central.api.cursor import decode_cursor, encode_cursor
 from central.api.deps import DbSession, UserScope
-from central.api.query import check_window
+from central.api.query import QueryTime, check_window
 from central.api.schemas import Problem
 from central.db.models import Audit
 from wire.errors import WireError
@@ -58,8 +58,8 @@ def list_audit(
     session: DbSession,
     actor: Annotated[str | None, Query(max_length=64)] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
-    start: Annotated[AwareDatetime | None, Query(description="ISO-8601 with offset")] = None,
-    end: Annotated[AwareDatetime | None, Query(description="ISO-8601 with offset")] = None,
+    start: QueryTime = None,
+    end: QueryTime = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> AuditPage:

@@ -8,7 +8,6 @@ from typing import Annotated, BinaryIO
 
 from fastapi import APIRouter, Header, HTTPException, Query, Response, status
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,7 +21,7 @@ from central.api.deps import (
     VideoViewer,
 )
 from central.api.httprange import RangeNotSatisfiable, parse_range
-from central.api.query import after_cursor, check_window, page
+from central.api.query import QueryTime, after_cursor, check_window, page
 from central.api.schemas import ClipOut, ClipPage, MediaLinkOut, Problem
 from central.authz import Scope
 from central.db.models import Clip, ClipEvent, Event
@@ -73,8 +72,8 @@ def list_clips(
     event_kind: Annotated[
         str | None, Query(max_length=32, description="clips of events of this kind")
     ] = None,
-    start: Annotated[AwareDatetime | None, Query(description="ISO-8601 with offset")] = None,
-    end: Annotated[AwareDatetime | None, Query(description="ISO-8601 with offset")] = None,
+    start: QueryTime = None,
+    end: QueryTime = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> ClipPage:
@@ -97,10 +96,9 @@ def list_clips(
         )
         query = query.where(Clip.id.in_(of_kind))
     if start is not None:
+        query = query.where(Clip.end > start)
         # no clip spans more than MAX_CLIP_SECONDS: the bound on start lets the index work
-        query = query.where(
-            Clip.end > start, Clip.start > start - timedelta(seconds=MAX_CLIP_SECONDS)
-        )
+        query = query.where(Clip.start > start - timedelta(seconds=MAX_CLIP_SECONDS))
     if end is not None:
         query = query.where(Clip.start < end)
     query = after_cursor(query, cursor, Clip.start, Clip.id).limit(limit + 1)

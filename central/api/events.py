@@ -6,11 +6,10 @@ from datetime import timedelta, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 from sqlalchemy import select
 
 from central.api.deps import DbSession, UserScope
-from central.api.query import after_cursor, check_window, page
+from central.api.query import QueryTime, after_cursor, check_window, page
 from central.api.schemas import EventOut, EventPage, Problem
 from central.db.models import Event
 
@@ -46,8 +45,8 @@ def list_events(
     container: Annotated[
         str | None, Query(max_length=11, description="container number (ISO 6346)")
     ] = None,
-    start: Annotated[AwareDatetime | None, Query(description="ISO-8601 with offset")] = None,
-    end: Annotated[AwareDatetime | None, Query(description="ISO-8601 with offset")] = None,
+    start: QueryTime = None,
+    end: QueryTime = None,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> EventPage:

@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timezone
+from typing import Annotated, Any
 
-from fastapi import HTTPException, status
+from fastapi import HTTPException, Query, status
+from pydantic import AfterValidator, AwareDatetime
 from sqlalchemy import Select, and_, or_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from central.api.cursor import decode_cursor, encode_cursor
 from wire.errors import WireError
+
+EARLIEST = datetime(1, 1, 2, tzinfo=timezone.utc)  # leaves room for offsets and clip bounds
+LATEST = datetime(9999, 12, 30, tzinfo=timezone.utc)
+
+
+def _storable(value: datetime) -> datetime:
+    """A query time the database can hold (year 1 + a day … year 9999 − a day, in UTC)."""
+    try:
+        utc = value.astimezone(timezone.utc)
+    except OverflowError as exc:
+        raise ValueError("time out of range") from exc
+    if not EARLIEST <= utc <= LATEST:
+        raise ValueError(f"time out of range {EARLIEST:%Y-%m-%d} … {LATEST:%Y-%m-%d}")
+    return value
+
+
+QueryTime = Annotated[
+    AwareDatetime | None,
+    AfterValidator(lambda v: None if v is None else _storable(v)),
+    Query(description="ISO-8601 with offset"),
+]
 
 
 def after_cursor(

@@ -95,3 +95,14 @@ def test_migration_0007_backfills_container_numbers(central_db: Database) -> Non
     with central_db.engine.connect() as connection:
         stored = connection.execute(text("SELECT container_no FROM events")).scalar_one()
     assert stored == "MSCU1234565"
+
+
+@pytest.mark.parametrize("route", ["/api/v1/events", "/api/v1/clips", "/api/v1/audit"])
+@pytest.mark.parametrize(
+    "at", ["0001-01-01T00:00:00+14:00", "0001-01-01T01:00:00+00:00", "9999-12-31T23:59:59-14:00"]
+)
+def test_times_at_the_ends_of_the_calendar_are_no_server_error(
+    api: TestClient, route: str, at: str
+) -> None:
+    for params in ({"start": at}, {"end": at}):
+        assert api.get(route, params=params).status_code in (200, 400, 422)
