@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -118,11 +119,12 @@ def test_session_clips_cover_start_to_end_for_every_camera(
     length = (session.ended_at - session.started_at).total_seconds()
     for cam in ("dock1", "dock2"):
         mine = sorted((c for c in clips if c and c.camera == cam), key=lambda c: c.piece or 0)
-        assert len(mine) == 2  # > 5 s in pieces of at most 3 s
+        assert len(mine) == math.ceil(length / 3) >= 2  # > 5 s in pieces of at most 3 s
         assert mine[0].start == session.started_at and mine[-1].end == session.ended_at
-        assert mine[0].end == mine[1].start
+        assert all(a.end == b.start for a, b in zip(mine, mine[1:], strict=False))
         total = sum(probe(c.path).duration for c in mine)
-        assert abs(total - length) <= SEGMENT_S
+        # stream copy: each piece may begin at the keyframe before its start (≤ one segment)
+        assert abs(total - length) <= SEGMENT_S * len(mine)
         for c in mine:
             item = store.outbox_item("file", c.file_id)
             assert item is not None and item.priority == PRIORITY_FILE_OFFSET + 30
