@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.clipworker import ClipWorker
 from edge.config import load_config
@@ -19,55 +16,15 @@ from edge.store import Store
 from edge.sync import SyncClient
 from edge.timeutil import iso, now
 from edge.windowclips import window_state
+from tests.commanding import CommandCentral
 from tests.helpers import Broker, wait_for
-from wire import codec, topics
-from wire.models import CommandMessage, CommandResult, FileInit, ScalarValue
+from wire.models import ScalarValue
 
 pytestmark = pytest.mark.slow
 
 SITE, DEVICE = "site01", "edge01"
 SEGMENT_S = 2
 WINDOW_S = 3.0
-
-
-class Central:
-    """Publishes commands; collects ``up/cmd-result`` and file inits."""
-
-    def __init__(self, broker: Broker) -> None:
-        self.results: list[CommandResult] = []
-        self.inits: list[FileInit] = []
-        self.ready = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="central-test",
-                                  protocol=mqtt.MQTTv5)  # fmt: skip
-        self.client.on_connect = lambda c, *a: c.subscribe(topics.up_filter(SITE, DEVICE), qos=1)
-        self.client.on_subscribe = lambda *a: self.ready.set()
-        self.client.on_message = self._on_message
-        self.client.connect(broker.host, broker.port)
-        self.client.loop_start()
-        wait_for(self.ready.is_set, 10, "central to subscribe")
-
-    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-        kind = topics.parse(msg.topic).kind
-        if kind == "cmd-result":
-            self.results.append(codec.decode(CommandResult, msg.payload))
-        elif kind == "file-init":
-            self.inits.append(codec.decode(FileInit, msg.payload))
-
-    def send(self, cid: str, kind: str, **args: ScalarValue) -> None:
-        t = now()
-        cmd = CommandMessage(id=cid, kind=kind, issued_at=t,  # type: ignore[arg-type]
-                             expires_at=t + timedelta(seconds=60), args=args)  # fmt: skip
-        self.client.publish(topics.down(SITE, DEVICE, "cmd"), codec.encode(cmd), qos=1)
-
-    def answer(self, cid: str, timeout: float = 30) -> CommandResult:
-        result = wait_for(lambda: next((r for r in self.results if r.id == cid), None), timeout,
-                          f"the answer to {cid}")  # fmt: skip
-        assert result is not None
-        return result
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 def write_config(path: Path, broker: Broker, extra: str = "") -> None:
@@ -86,7 +43,7 @@ def test_upload_window_is_cut_from_recorded_segments_and_queued_as_a_window(
     path = tmp_path / "edge.toml"
     write_config(path, broker)
     config = load_config(path)
-    central = Central(broker)
+    central = CommandCentral(broker, SITE, DEVICE)
     try:
         with (
             Store(config.db_path) as store,
@@ -145,7 +102,7 @@ def test_config_refresh_changes_the_uplink_live_and_a_broken_file_changes_nothin
     path = tmp_path / "edge.toml"
     write_config(path, broker)
     config = load_config(path)
-    central = Central(broker)
+    central = CommandCentral(broker, SITE, DEVICE)
     try:
         with Store(config.db_path) as store, SyncClient(config, store) as sync:
             sync.start()

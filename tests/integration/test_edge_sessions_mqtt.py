@@ -2,60 +2,20 @@
 
 from __future__ import annotations
 
-import threading
-from datetime import timedelta
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.config import load_config
 from edge.sessions import LoadingSessions
 from edge.store import Store
 from edge.sync import SyncClient
-from edge.timeutil import now
+from tests.commanding import CommandCentral
 from tests.helpers import Broker, wait_for
-from wire import codec, topics
-from wire.models import CommandMessage, CommandResult, EventMessage
 
 pytestmark = pytest.mark.slow
 
 SITE, DEVICE = "site01", "edge01"
-
-
-class Central:
-    """Publishes commands, collects ``up/cmd-result`` and ``up/event``."""
-
-    def __init__(self, broker: Broker) -> None:
-        self.results: list[CommandResult] = []
-        self.events: list[EventMessage] = []
-        self.ready = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="central-test",
-                                  protocol=mqtt.MQTTv5)  # fmt: skip
-        self.client.on_connect = lambda c, *a: c.subscribe(topics.up_filter(SITE, DEVICE), qos=1)
-        self.client.on_subscribe = lambda *a: self.ready.set()
-        self.client.on_message = self._on_message
-        self.client.connect(broker.host, broker.port)
-        self.client.loop_start()
-        wait_for(self.ready.is_set, 10, "central to subscribe")
-
-    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-        kind = topics.parse(msg.topic).kind
-        if kind == "cmd-result":
-            self.results.append(codec.decode(CommandResult, msg.payload))
-        elif kind == "event":
-            self.events.append(codec.decode(EventMessage, msg.payload))
-
-    def send(self, cid: str, kind: str, expires_in: float = 60, **args: str) -> None:
-        t = now()
-        cmd = CommandMessage(id=cid, kind=kind, issued_at=t,  # type: ignore[arg-type]
-                             expires_at=t + timedelta(seconds=expires_in), args=args)  # fmt: skip
-        self.client.publish(topics.down(SITE, DEVICE, "cmd"), codec.encode(cmd), qos=1)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 def test_loading_session_by_central_command(tmp_path: Path, broker: Broker) -> None:
@@ -66,7 +26,7 @@ def test_loading_session_by_central_command(tmp_path: Path, broker: Broker) -> N
         '[[cameras]]\nid = "dock1"\n'
     )
     config = load_config(path)
-    central = Central(broker)
+    central = CommandCentral(broker, SITE, DEVICE)
     with Store(config.db_path) as store, SyncClient(config, store) as sync:
         sync.start()
         wait_for(sync.connected.is_set, 10, "the edge to connect")
