@@ -16,6 +16,7 @@ evidence that the device's history was rewritten.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -92,14 +93,28 @@ def untrust(session: Session, device: str) -> list[DeviceKey]:
 def enrolled_elsewhere(session: Session, site: str, device: str) -> str | None:
     """The site a device is trusted for, when that is not ``site`` (the broker's ACL binds
     a certificate to its device id only, not to a site)."""
-    sites = set(
-        session.scalars(
-            select(DeviceKey.site).where(DeviceKey.device == device, DeviceKey.revoked_at.is_(None))
+    return homes_elsewhere(session, [(site, device)])[(site, device)]
+
+
+def homes_elsewhere(
+    session: Session, keys: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], str | None]:
+    """``enrolled_elsewhere`` of many (site, device) pairs in one query."""
+    wanted = set(keys)
+    trusted: dict[str, set[str]] = {}
+    rows = session.execute(
+        select(DeviceKey.device, DeviceKey.site).where(
+            DeviceKey.device.in_({device for _, device in wanted}),
+            DeviceKey.revoked_at.is_(None),
         )
     )
-    if not sites or site in sites:
-        return None
-    return sorted(sites)[0]
+    for device, site in rows:
+        trusted.setdefault(device, set()).add(site)
+    out: dict[tuple[str, str], str | None] = {}
+    for site, device in wanted:
+        sites = trusted.get(device, set())
+        out[(site, device)] = None if not sites or site in sites else sorted(sites)[0]
+    return out
 
 
 def verify_init(session: Session, site: str, device: str, init: FileInit) -> Refusal | None:

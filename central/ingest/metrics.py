@@ -1,7 +1,7 @@
 """In-memory Prometheus-style metrics of the ingest process: messages and bytes by kind,
-errors by reason, the lag of events (receipt − the edge's ``sent_at``, so it also shows an
-edge clock that is off) and the depth of the worker's queue. ``central.ingest.metricsserver``
-serves them over HTTP."""
+errors by reason, transactions (batches) and the messages committed in them, the lag of
+events (receipt − the edge's ``sent_at``, so it also shows an edge clock that is off) and
+the depth of the worker's queue. ``central.ingest.metricsserver`` serves them over HTTP."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ class IngestMetrics:
         self.messages: Counter[str] = Counter()  # by kind
         self.errors: Counter[str] = Counter()  # by reason
         self.bytes = 0
+        self.batches = 0  # committed transactions
+        self.batched_messages = 0  # messages committed in them
         self.lag_last_s: float | None = None
         self.lag_sum_s = 0.0
         self.lag_count = 0
@@ -27,6 +29,11 @@ class IngestMetrics:
         with self._lock:
             self.messages[kind] += 1
             self.bytes += size
+
+    def batch(self, messages: int) -> None:
+        with self._lock:
+            self.batches += 1
+            self.batched_messages += messages
 
     def lag(self, seconds: float) -> None:
         with self._lock:
@@ -53,6 +60,11 @@ class IngestMetrics:
                 ),
                 "# TYPE reeferwatch_ingest_bytes_total counter",
                 f"reeferwatch_ingest_bytes_total {self.bytes}",
+                "# HELP reeferwatch_ingest_batches_total transactions committed",
+                "# TYPE reeferwatch_ingest_batches_total counter",
+                f"reeferwatch_ingest_batches_total {self.batches}",
+                "# TYPE reeferwatch_ingest_batched_messages_total counter",
+                f"reeferwatch_ingest_batched_messages_total {self.batched_messages}",
                 "# HELP reeferwatch_ingest_event_lag_seconds receipt minus the edge's sent_at",
                 "# TYPE reeferwatch_ingest_event_lag_seconds summary",
                 f"reeferwatch_ingest_event_lag_seconds_sum {self.lag_sum_s:.6f}",

@@ -3,15 +3,21 @@
 The broker's PUBACK for a message is sent only after ``IngestService`` has committed it and
 its ``down/ack`` has been published (``manual_ack``). A persistent session (clean_start off,
 long session expiry) lets the broker queue messages while ingest is down. Messages are
-handled in order on one worker thread so paho's network loop never waits on the database.
+handled in order on one worker thread so paho's network loop never waits on the database;
+what has queued up meanwhile is taken as one batch (at most ``BATCH_MAX_MESSAGES`` messages
+or ``BATCH_MAX_BYTES``), committed in one transaction. The broker sends at most
+``RECEIVE_MAXIMUM`` unacknowledged messages (MQTT 5 Receive Maximum), which bounds memory
+at about that many times the largest packet the broker accepts.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -20,7 +26,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from central.ingest.service import IngestService
+from central.ingest.service import IngestService, Outgoing
 from central.settings import Settings
 from wire import codec, topics
 from wire.closing import Closeable
@@ -31,6 +37,9 @@ log = logging.getLogger(__name__)
 
 SESSION_EXPIRY_S = 7 * 24 * 3600
 MAX_INFLIGHT = 20
+RECEIVE_MAXIMUM = 200  # messages the broker may send before their PUBACK
+BATCH_MAX_MESSAGES = 100  # half the window: the next batch arrives while one commits
+BATCH_MAX_BYTES = 16 * 1024 * 1024
 SHARE_GROUP = "ingest"
 
 RETRY_FIRST_S, RETRY_CAP_S = 0.5, 30.0  # back-off while the database or disk refuses
@@ -145,10 +154,28 @@ class IngestRunner(Closeable):
             else:
                 if msg is None or self._stop.is_set():
                     return  # unacked messages stay with the broker and come back next session
-                self.process(msg)
+                batch, stop = self._take_batch(msg)
+                self.process_batch(batch)
+                if stop:
+                    return
             if time.monotonic() >= due:
                 due = time.monotonic() + self.check_every_s
                 self._check()
+
+    def _take_batch(self, first: mqtt.MQTTMessage) -> tuple[list[mqtt.MQTTMessage], bool]:
+        """``first`` and whatever else is queued, within the batch limits; True when the
+        stop sentinel was met."""
+        batch, size = [first], len(first.payload)
+        while len(batch) < BATCH_MAX_MESSAGES and size < BATCH_MAX_BYTES:
+            try:
+                msg = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if msg is None:
+                return batch, True
+            batch.append(msg)
+            size += len(msg.payload)
+        return batch, False
 
     def _check(self) -> None:
         """Liveness and sequence gaps (``IngestService.check``), on the worker thread."""
@@ -160,42 +187,66 @@ class IngestRunner(Closeable):
             log.exception("periodic device check failed")
 
     def process(self, msg: mqtt.MQTTMessage) -> None:
-        """Handle, publish acks, then PUBACK.
+        """Handle one message, publish its acks, then PUBACK it."""
+        self.process_batch([msg])
+
+    def process_batch(self, batch: list[mqtt.MQTTMessage]) -> None:
+        """Handle a batch in one transaction, publish its acks, then PUBACK every message.
 
         A store failure (database or disk) is retried with back-off, in order, until it
         succeeds or ingest stops (then the broker redelivers next session): nothing can be
-        stored meanwhile anyway. Any other failure is logged and the message acknowledged:
-        left unacknowledged, 20 of them would fill the broker's in-flight window and stall
-        ingest for every device, and the edge re-sends whatever central has not confirmed.
+        stored meanwhile anyway. Any other failure of a batch is retried one message at a
+        time, so a handler bug costs only the message that triggers it: that one is logged
+        and acknowledged; left unacknowledged, such messages would fill the broker's window
+        and stall ingest for every device, and the edge re-sends what central has not
+        confirmed.
         """
-        delay = RETRY_FIRST_S
-        while True:
-            try:
-                outgoing = self.service.handle(msg.topic, bytes(msg.payload))
-                break
-            except StoreError as exc:
-                log.error("cannot store %s (%s); retrying in %.1f s", msg.topic, exc, delay)
-                if self._stop.wait(delay):
-                    return
-                delay = min(RETRY_CAP_S, delay * 2)
-            except Exception:
-                # Named reason: a bug in one handler must neither kill the worker nor, by
-                # holding PUBACKs back, stall ingest; the edge re-sends what is unconfirmed.
-                log.exception("handler failed on %s; acknowledged and dropped", msg.topic)
-                outgoing = []
-                break
+        pairs = [(msg.topic, bytes(msg.payload)) for msg in batch]
+        try:
+            outgoing = self._with_retry(lambda: self.service.handle_batch(pairs), len(batch))
+        except Exception:
+            # Named reason: see the docstring; the batch is redone message by message.
+            log.exception("batch of %d failed; handling its messages one by one", len(batch))
+            outgoing = []
+            for topic, payload in pairs:
+                try:
+                    handle_one = functools.partial(self.service.handle, topic, payload)
+                    one = self._with_retry(handle_one, 1)
+                    if one is None:
+                        return  # stopping while the store refused: the broker redelivers
+                    outgoing += one
+                except Exception:
+                    # Named reason: a bug in one handler must neither kill the worker nor,
+                    # by holding PUBACKs back, stall ingest.
+                    log.exception("handler failed on %s; acknowledged and dropped", topic)
+        if outgoing is None:
+            return  # stopping while the store refused: the broker redelivers
         for topic, ack in outgoing:
             info = self.client.publish(topic, codec.encode(ack), qos=1)
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 log.warning("could not publish ack on %s (rc=%s)", topic, info.rc)
-        if msg.qos > 0:
-            self.client.ack(msg.mid, msg.qos)
+        for msg in batch:
+            if msg.qos > 0:
+                self.client.ack(msg.mid, msg.qos)
+
+    def _with_retry(self, call: Callable[[], list[Outgoing]], count: int) -> list[Outgoing] | None:
+        """``call()``, retried with back-off while the store refuses; None if stopping."""
+        delay = RETRY_FIRST_S
+        while True:
+            try:
+                return call()
+            except StoreError as exc:
+                log.error("cannot store %d message(s) (%s); retrying in %.1f s", count, exc, delay)
+                if self._stop.wait(delay):
+                    return None
+                delay = min(RETRY_CAP_S, delay * 2)
 
     # -- lifecycle --------------------------------------------------------------------
 
     def start(self) -> None:
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = SESSION_EXPIRY_S
+        props.ReceiveMaximum = RECEIVE_MAXIMUM
         self._worker = threading.Thread(target=self._work, name="ingest-worker", daemon=True)
         self._worker.start()
         try:

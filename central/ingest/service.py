@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, tuple_
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -20,7 +21,14 @@ from central.ingest.metrics import IngestMetrics
 from central.ingest.transfers import TransferHandler
 from wire import codec, ranges, topics
 from wire.errors import StoreError, WireError
-from wire.models import AckMessage, EventMessage, FileInit, HealthMessage, StatusMessage
+from wire.models import (
+    AckMessage,
+    EventMessage,
+    FileAck,
+    FileInit,
+    HealthMessage,
+    StatusMessage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +43,7 @@ def offset_minutes(value: datetime) -> int:
 
 def touch_device(
     session: Session,
+    batch: Batch,
     site: str,
     device: str,
     *,
@@ -44,11 +53,14 @@ def touch_device(
     version: str | None = None,
     at: datetime | None = None,
 ) -> Device:
-    """Create or update the devices row of (site, device)."""
-    row = session.get(Device, (site, device), with_for_update=True)
+    """Create or update the devices row of (site, device), loaded (locked) once per batch."""
+    row = batch.devices.get((site, device))
     if row is None:
-        row = Device(site_id=site, device_id=device, last_seq=0, clock_synced=False)
-        session.add(row)
+        row = session.get(Device, (site, device), with_for_update=True)
+        if row is None:
+            row = Device(site_id=site, device_id=device, last_seq=0, clock_synced=False)
+            session.add(row)
+        batch.devices[(site, device)] = row
     row.last_seen = at or utcnow()
     if clock_synced is not None:
         row.clock_synced = clock_synced
@@ -59,6 +71,37 @@ def touch_device(
     if version is not None:
         row.version = version
     return row
+
+
+@dataclass
+class Batch:
+    """What one transaction of ``IngestService`` has looked up or still has to do."""
+
+    homes: dict[tuple[str, str], str | None] = field(default_factory=dict)  # site binding
+    devices: dict[tuple[str, str], Device] = field(default_factory=dict)
+    seqs: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # to track at commit
+    events: set[str] = field(default_factory=set)  # event ids stored by this batch
+    stored: set[str] = field(default_factory=set)  # event ids of the batch stored before
+    new_events: list[dict[str, object]] = field(default_factory=list)  # rows to insert
+
+
+def merge_acks(acks: Sequence[Outgoing]) -> list[Outgoing]:
+    """One ``AckMessage`` per ack topic: event ids in order, the last ``FileAck`` per file
+    (a ``FileAck`` is cumulative, so the last one says everything the earlier ones did)."""
+    events: dict[str, dict[str, None]] = {}
+    files: dict[str, dict[str, FileAck]] = {}
+    for topic, ack in acks:
+        events.setdefault(topic, {}).update(dict.fromkeys(ack.events))
+        by_file = files.setdefault(topic, {})
+        for fa in ack.files:
+            by_file.pop(fa.file_id, None)  # re-insert: order of last change
+            by_file[fa.file_id] = fa
+    now = datetime.now(timezone.utc)
+    return [
+        (topic, AckMessage(sent_at=now, events=list(ids), files=list(files[topic].values())))
+        for topic, ids in events.items()
+        if ids or files[topic]
+    ]
 
 
 def container_no(value: object) -> str | None:
@@ -101,18 +144,19 @@ class IngestService:
         self.clock = clock
 
     def handle(self, topic: str, payload: bytes) -> list[Outgoing]:
-        """Process one message; return the acks to publish. Malformed input returns ``[]``."""
+        """Process one message in its own transaction; return the acks to publish.
+        Malformed input returns ``[]``."""
         try:
             parsed = topics.parse(topic)
             if parsed.direction != "up":
                 raise WireError(f"topic: {topic!r} is not an up topic")
             self.metrics.message(parsed.kind, len(payload))
             try:
-                return self._dispatch(parsed, payload)
+                return self._commit([(parsed, payload)])
             except IntegrityError:
                 # Another ingest committed the same item first; the retry sees it and no-ops.
                 log.info("concurrent insert on %s; retrying once", topic)
-                return self._dispatch(parsed, payload)
+                return self._commit([(parsed, payload)])
         except WireError as exc:
             self.metrics.error("wire")
             log.warning("dropped malformed message on %s: %s", topic, exc)
@@ -124,40 +168,137 @@ class IngestService:
             self.metrics.error("disk")
             raise StoreError(f"disk refused message on {topic}: {exc}") from exc
 
-    def _dispatch(self, topic: topics.Topic, payload: bytes) -> list[Outgoing]:
+    def handle_batch(self, messages: Sequence[tuple[str, bytes]]) -> list[Outgoing]:
+        """Process several messages in one transaction (one commit, one fsync); return the
+        acks to publish, merged to one ``AckMessage`` per device.
+
+        The fast path needs every message to be well-formed and unopposed. Anything else —
+        a malformed message, a concurrent insert by another worker — rolls the batch back
+        and handles its messages one by one with ``handle``, so one bad message never
+        costs the others. A database or disk failure raises ``StoreError`` as ``handle``
+        does; every handler is idempotent, so retrying the batch is safe."""
+        if len(messages) == 1:
+            return self.handle(*messages[0])
+        try:
+            parsed = [(topics.parse(topic), payload) for topic, payload in messages]
+            if any(t.direction != "up" for t, _ in parsed):
+                raise WireError("batch holds a topic that is not an up topic")
+            out = self._commit(parsed)
+        except (WireError, IntegrityError) as exc:
+            log.info("batch of %d handled one by one (%s)", len(messages), exc)
+            return merge_acks([ack for m in messages for ack in self.handle(*m)])
+        except SQLAlchemyError as exc:
+            self.metrics.error("store")
+            raise StoreError(f"database refused a batch of {len(messages)}: {exc}") from exc
+        except OSError as exc:
+            self.metrics.error("disk")
+            raise StoreError(f"disk refused a batch of {len(messages)}: {exc}") from exc
+        for topic, payload in parsed:
+            self.metrics.message(topic.kind, len(payload))
+        return out
+
+    def _commit(self, messages: Sequence[tuple[topics.Topic, bytes]]) -> list[Outgoing]:
+        """Apply ``messages`` in one session and commit; the merged acks."""
+        batch = Batch()
+        decoded = {
+            i: codec.decode(EventMessage, payload)
+            for i, (topic, payload) in enumerate(messages)
+            if topic.kind == "event"
+        }
         with self.db.session() as session:
-            home = manifests.enrolled_elsewhere(session, topic.site, topic.device)
-            if home is not None:
-                manifests.raise_alarm(
-                    session, home, topic.device, manifests.SITE_MISMATCH,
-                    {"topic_site": topic.site},
-                )  # fmt: skip
-                session.commit()
-                self.metrics.error("site_mismatch")
-                log.warning(
-                    "dropped %s: device %s is enrolled for site %s, not %s",
-                    topic.kind, topic.device, home, topic.site,
-                )  # fmt: skip
-                return []
-            if topic.kind == "event":
-                out = self._event(session, topic, codec.decode(EventMessage, payload))
-            elif topic.kind == "status":
-                out = self._status(session, topic, codec.decode(StatusMessage, payload))
-            elif topic.kind == "health":
-                out = self._health(session, topic, codec.decode(HealthMessage, payload))
-            elif topic.kind.startswith("file-"):
-                self._check_file_owner(session, topic)
-                out = self.transfers.handle(session, topic, payload)
-                if topic.kind == "file-init":
-                    init = codec.decode(FileInit, payload)
-                    self._track_seq(session, topic.site, topic.device, init.seq)
-            else:
-                log.info(
-                    "ignoring %s from %s/%s (not handled yet)", topic.kind, topic.site, topic.device
-                )
-                return []
+            self._prefetch(session, batch, messages, decoded)
+            acks: list[Outgoing] = []
+            for i, (topic, payload) in enumerate(messages):
+                event = decoded.get(i)
+                if event is not None:
+                    out = self._dispatch_event(session, batch, topic, event)
+                else:
+                    self._insert_events(session, batch)  # a file may name them
+                    out = self._dispatch(session, batch, topic, payload)
+                down = topics.down(topic.site, topic.device, "ack")
+                acks.extend((down, ack) for ack in out)
+            self._insert_events(session, batch)
+            for (site, device), seqs in batch.seqs.items():
+                self._track_seqs(session, batch, site, device, seqs)
             session.commit()
-        return [(topics.down(topic.site, topic.device, "ack"), ack) for ack in out]
+        self.metrics.batch(len(messages))
+        return merge_acks(acks)
+
+    @staticmethod
+    def _insert_events(session: Session, batch: Batch) -> None:
+        """The batch's new events so far, as one multi-row INSERT (not an ORM object each)."""
+        if batch.new_events:
+            session.execute(insert(Event), batch.new_events)
+            batch.new_events = []
+
+    @staticmethod
+    def _prefetch(
+        session: Session,
+        batch: Batch,
+        messages: Sequence[tuple[topics.Topic, bytes]],
+        events: dict[int, EventMessage],
+    ) -> None:
+        """One query each for what the batch's messages look up: site bindings, device rows
+        (locked, as ``touch_device`` would) and which of its events are stored already."""
+        keys = {(topic.site, topic.device) for topic, _ in messages}
+        batch.homes = manifests.homes_elsewhere(session, keys)
+        devices = session.scalars(
+            select(Device)
+            .where(tuple_(Device.site_id, Device.device_id).in_(keys))
+            .with_for_update()
+        )
+        batch.devices = {(row.site_id, row.device_id): row for row in devices}
+        if events:
+            ids = {msg.id for msg in events.values()}
+            batch.stored = set(session.scalars(select(Event.id).where(Event.id.in_(ids))))
+
+    def _dispatch_event(
+        self, session: Session, batch: Batch, topic: topics.Topic, msg: EventMessage
+    ) -> list[AckMessage]:
+        """Events touch only their own row (inserted at commit) and the device's (known to
+        the batch), so nothing needs flushing before the commit."""
+        with session.no_autoflush:
+            if self._refused_site(session, batch, topic):
+                return []
+            return self._event(session, batch, topic, msg)
+
+    def _dispatch(
+        self, session: Session, batch: Batch, topic: topics.Topic, payload: bytes
+    ) -> list[AckMessage]:
+        if self._refused_site(session, batch, topic):
+            return []
+        key = (topic.site, topic.device)
+        if topic.kind == "status":
+            return self._status(session, batch, topic, codec.decode(StatusMessage, payload))
+        if topic.kind == "health":
+            return self._health(session, batch, topic, codec.decode(HealthMessage, payload))
+        if topic.kind.startswith("file-"):
+            self._check_file_owner(session, topic)
+            out = self.transfers.handle(session, topic, payload)
+            if topic.kind == "file-init":
+                init = codec.decode(FileInit, payload)
+                batch.seqs.setdefault(key, []).append(init.seq)
+            return out
+        log.info("ignoring %s from %s/%s (not handled yet)", topic.kind, topic.site, topic.device)
+        return []
+
+    def _refused_site(self, session: Session, batch: Batch, topic: topics.Topic) -> bool:
+        """True (and a ``site_mismatch`` alarm) when the device is enrolled for another site."""
+        key = (topic.site, topic.device)
+        if key not in batch.homes:
+            batch.homes[key] = manifests.enrolled_elsewhere(session, topic.site, topic.device)
+        home = batch.homes[key]
+        if home is None:
+            return False
+        manifests.raise_alarm(
+            session, home, topic.device, manifests.SITE_MISMATCH, {"topic_site": topic.site}
+        )
+        self.metrics.error("site_mismatch")
+        log.warning(
+            "dropped %s: device %s is enrolled for site %s, not %s",
+            topic.kind, topic.device, home, topic.site,
+        )  # fmt: skip
+        return True
 
     @staticmethod
     def _check_file_owner(session: Session, topic: topics.Topic) -> None:
@@ -170,45 +311,49 @@ class IngestService:
                 f"not to {topic.site}/{topic.device}"
             )
 
-    def _event(self, session: Session, topic: topics.Topic, msg: EventMessage) -> list[AckMessage]:
+    def _event(
+        self, session: Session, batch: Batch, topic: topics.Topic, msg: EventMessage
+    ) -> list[AckMessage]:
         self.metrics.lag((self.clock() - msg.sent_at).total_seconds())
-        exists = session.execute(select(Event.id).where(Event.id == msg.id)).scalar()
-        if exists is None:
-            session.add(
-                Event(
-                    id=msg.id,
-                    site=topic.site,
-                    device=topic.device,
-                    seq=msg.seq,
-                    kind=msg.kind,
-                    occurred_at=msg.occurred_at,
-                    occurred_offset_min=offset_minutes(msg.occurred_at),
-                    camera=msg.camera,
-                    source=msg.source,
-                    data=dict(msg.data),
-                    container_no=container_no(msg.data.get("container_no")),
-                    clock_synced=msg.clock_synced,
-                    received_at=utcnow(),
-                )
-            )
-        else:
+        if msg.id in batch.events or msg.id in batch.stored:
             log.debug("event %s already stored", msg.id)
+        else:
+            batch.new_events.append(
+                {
+                    "id": msg.id,
+                    "site": topic.site,
+                    "device": topic.device,
+                    "seq": msg.seq,
+                    "kind": msg.kind,
+                    "occurred_at": msg.occurred_at,
+                    "occurred_offset_min": offset_minutes(msg.occurred_at),
+                    "camera": msg.camera,
+                    "source": msg.source,
+                    "data": dict(msg.data),
+                    "container_no": container_no(msg.data.get("container_no")),
+                    "clock_synced": msg.clock_synced,
+                    "received_at": utcnow(),
+                }
+            )
+            batch.events.add(msg.id)
         touch_device(
             session,
+            batch,
             topic.site,
             topic.device,
             clock_synced=msg.clock_synced,
             seq=msg.seq,
             at=self.clock(),
         )
-        self._track_seq(session, topic.site, topic.device, msg.seq)
+        batch.seqs.setdefault((topic.site, topic.device), []).append(msg.seq)
         return [AckMessage(sent_at=datetime.now(timezone.utc), events=[msg.id])]
 
     def _status(
-        self, session: Session, topic: topics.Topic, msg: StatusMessage
+        self, session: Session, batch: Batch, topic: topics.Topic, msg: StatusMessage
     ) -> list[AckMessage]:
         touch_device(
             session,
+            batch,
             topic.site,
             topic.device,
             clock_synced=msg.clock_synced,
@@ -219,18 +364,27 @@ class IngestService:
         return []
 
     def _health(
-        self, session: Session, topic: topics.Topic, msg: HealthMessage
+        self, session: Session, batch: Batch, topic: topics.Topic, msg: HealthMessage
     ) -> list[AckMessage]:
         touch_device(
-            session, topic.site, topic.device, clock_synced=msg.clock_synced, at=self.clock()
+            session,
+            batch,
+            topic.site,
+            topic.device,
+            clock_synced=msg.clock_synced,
+            at=self.clock(),
         )
         return []
 
     # -- completeness and liveness ---------------------------------------------------
-    def _track_seq(self, session: Session, site: str, device: str, seq: int) -> None:
-        row = touch_device(session, site, device, seq=seq, at=self.clock())
+    def _track_seqs(
+        self, session: Session, batch: Batch, site: str, device: str, seqs: list[int]
+    ) -> None:
+        row = touch_device(session, batch, site, device, seq=max(seqs), at=self.clock())
         held = [(int(a), int(b)) for a, b in row.seq_received or []]
-        row.seq_received = [list(r) for r in ranges.add(held, (seq, seq + 1))]
+        for seq in seqs:
+            held = ranges.add(held, (seq, seq + 1))
+        row.seq_received = [list(r) for r in held]
         self._update_gaps(session, row, self.clock())
 
     def _update_gaps(self, session: Session, row: Device, at: datetime) -> None:
@@ -247,6 +401,8 @@ class IngestService:
         stored = [list(g) for g in gaps]
         if stored != old:
             row.seq_gaps = stored
+        if not gaps and not old:
+            return  # no gap now or before: no seq_gap alarm can be open
         alarms = session.scalars(
             select(Alarm).where(
                 Alarm.site == row.site_id,

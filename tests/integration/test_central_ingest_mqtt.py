@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 
 import httpx
@@ -222,3 +223,38 @@ def test_ingest_outlives_store_outages_and_handler_bugs(
         edge.wait_ack(lambda a: later.id in a.events, "an event after 30 handler failures", 30)
     with central_db.session() as session:
         assert session.get(Event, first.id) is not None and session.get(Event, later.id)
+
+
+class GatedService(IngestService):
+    """Holds every message until ``gate`` opens, so the ones behind it queue up."""
+
+    def __init__(self, db: Database, blobs: FileBlobStore) -> None:
+        super().__init__(db, blobs)
+        self.gate = threading.Event()
+
+    def handle(self, topic: str, payload: bytes) -> list[tuple[str, AckMessage]]:
+        assert self.gate.wait(30), "gate never opened"
+        return super().handle(topic, payload)
+
+
+def test_messages_queued_behind_a_slow_commit_go_in_one_batch(
+    mqtt_settings: Settings, central_db: Database, blobs: FileBlobStore, edge: Edge
+) -> None:
+    service = GatedService(central_db, blobs)
+    runner = IngestRunner(mqtt_settings, service, name="batch")
+    with runner:
+        runner.start()
+        wait_for(runner.subscribed.is_set, 10, "ingest to subscribe")
+        sent = [event_msg(seq=seq) for seq in range(1, 62)]
+        for msg in sent:
+            edge.publish(topics.up(SITE, DEVICE, "event"), codec.encode(msg))
+        # The broker's own in-flight limit is 20; ingest's Receive Maximum lets 60 queue.
+        wait_for(lambda: service.metrics.queue_depth() == 60, 15, "60 messages queued")
+        service.gate.set()
+        edge.wait_ack(lambda a: sent[-1].id in a.events, "the last event")
+    assert service.metrics.batched_messages == 61
+    assert service.metrics.batches == 2  # the gated first message, then the 60 behind it
+    acked = {event_id for ack in edge.seen for event_id in ack.events}
+    assert acked == {msg.id for msg in sent}
+    with central_db.session() as session:
+        assert session.execute(select(func.count()).select_from(Event)).scalar_one() == 61
