@@ -1,13 +1,16 @@
-"""The rig of the ``bench.sync*`` figures: a receiver that acks like central, the edge config,
-one clip through ``SyncClient``, and the raw paho baseline.
+"""The rig of the ``bench.sync*`` figures: a receiver that acks like central, the edge config, one
+clip through ``SyncClient``, and the raw paho baseline.
 
-``Receiver`` keeps the byte ranges it holds per file for its whole life (as central's
-database does, across edge restarts), answers every init with them, acks each chunk with the
-file's held ranges, acks ``complete`` after a fin that covers the file and acks each event by
-id. It records the outbox seq of every item the first time it starts (first event message,
-first init), in arrival order; the bytes of chunks it already held (received twice); chunk
-arrival times; and the bytes on ``RAW_TOPIC``, where the raw baselines publish. The raw topic
-lies under the device's ``up/`` so the shipped ACL lets a device certificate publish it.
+``Receiver`` keeps the byte ranges it holds per file for its whole life (as central's database
+does, across edge restarts), answers every init with them, acks each chunk with the file's held
+ranges, acks ``complete`` after a fin that covers the file and acks each event by id. Like
+central's ingest worker it handles what has queued up as one batch on a thread of its own and
+publishes the batch's acks merged (``central.ingest.service.merge_acks``): one ack per batch,
+not one per chunk. It records the outbox seq of every item the first time it starts (first
+event message, first init), in arrival order; the bytes of chunks it already held (received
+twice); chunk arrival times; and the bytes on ``RAW_TOPIC``, where the raw baselines publish.
+The raw topic lies under the device's ``up/`` so the shipped ACL lets a device certificate
+publish it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import hashlib
+import queue
 import statistics
 import threading
 import time
@@ -26,6 +30,8 @@ from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
 
+from central.ingest.runner import BATCH_MAX_MESSAGES
+from central.ingest.service import merge_acks
 from edge.config import EdgeConfig, parse_config
 from edge.store import Store
 from edge.sync import SyncClient
@@ -37,6 +43,7 @@ from wire.mqttsocket import set_no_delay
 
 SITE, DEVICE = "bench", "edge01"
 RAW_TOPIC = f"{topics.ROOT}/{SITE}/{DEVICE}/up/bench-raw"
+ACK_TOPIC = topics.down(SITE, DEVICE, "ack")
 WINDOW = 16
 WAIT_S = 600.0
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
@@ -84,6 +91,10 @@ class Receiver(Closeable):
         self.all_acked_at = 0.0
         self.halfway: tuple[str, int] | None = None  # (file id, bytes) that set ``reached``
         self.reached = threading.Event()
+        self._pending: list[tuple[str, AckMessage]] = []
+        self._inbox: queue.Queue[mqtt.MQTTMessage | None] = queue.Queue()
+        self._worker = threading.Thread(target=self._work, name="bench-receiver", daemon=True)
+        self._worker.start()
         self.client = client
         set_no_delay(client)  # as central's ingest does: acks leave at once
         client.on_message = self._on_message
@@ -99,7 +110,15 @@ class Receiver(Closeable):
         self.all_acked.clear()
 
     def _ack(self, ack: AckMessage) -> None:
-        self.client.publish(topics.down(SITE, DEVICE, "ack"), codec.encode(ack), qos=1)
+        self._pending.append((ACK_TOPIC, ack))
+
+    def _flush(self, completed: bool) -> None:
+        """Publish the batch's acks, merged per device as central's ingest does."""
+        for topic, ack in merge_acks(self._pending):
+            self.client.publish(topic, codec.encode(ack), qos=1)
+        self._pending.clear()
+        if completed:
+            self.complete.set()
         events, files = self.expected
         done = len(self.events) >= events and len(self.completed) >= files
         if done and not self.all_acked.is_set():
@@ -116,6 +135,32 @@ class Receiver(Closeable):
                 if self.raw_bytes >= self.raw_expected:
                     self.raw_done.set()
             return
+        self._inbox.put(msg)
+
+    def _work(self) -> None:
+        """Like central's ingest worker: take what has queued up as one batch, handle it,
+        then publish its acks (one merged ack per batch instead of one per chunk)."""
+        while True:
+            msg = self._inbox.get()
+            if msg is None:
+                return
+            batch, stop = [msg], False
+            with contextlib.suppress(queue.Empty):
+                while len(batch) < BATCH_MAX_MESSAGES and not stop:
+                    more = self._inbox.get_nowait()
+                    if more is None:
+                        stop = True
+                    else:
+                        batch.append(more)
+            completed = False
+            for item in batch:
+                completed |= self._handle(item)
+            self._flush(completed)
+            if stop:
+                return
+
+    def _handle(self, msg: mqtt.MQTTMessage) -> bool:
+        """Handle one message; True if it completed a file."""
         topic = topics.parse(msg.topic)
         if topic.kind == "event":
             event = codec.decode(EventMessage, msg.payload)
@@ -137,7 +182,8 @@ class Receiver(Closeable):
             if ranges.covered(self.held.get(fin.file_id, []), fin.size):
                 self.completed.add(fin.file_id)
                 self._file_ack(FileAck(file_id=fin.file_id, complete=True))
-                self.complete.set()
+                return True
+        return False
 
     def _on_chunk(self, file_id: str, offset: int, size: int) -> None:
         self.arrivals.append((time.monotonic(), size))
@@ -151,6 +197,8 @@ class Receiver(Closeable):
 
     def close(self) -> None:
         disconnect(self.client)
+        self._inbox.put(None)
+        self._worker.join(timeout=10)
 
 
 def disconnect(client: mqtt.Client) -> None:
