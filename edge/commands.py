@@ -1,8 +1,10 @@
 """``down/cmd`` handling: idempotent by command id, refused after ``expires_at``.
 
 Every command id is recorded in the ``commands`` table with its result in the same step as it
-is handled; a repeated id (a QoS 1 redelivery or a retry by central) is neither executed nor
-answered again. Commands run on paho's network thread, so none of them may take long.
+is handled; a repeated id (a QoS 1 redelivery, or central asking again after a lost answer) is
+not executed again but answered again with the recorded result — which, for an upload window
+whose cut failed later, is that failure. Commands run on paho's network thread, so none of
+them may take long.
 
 Kinds:
 
@@ -14,7 +16,9 @@ Kinds:
   The answer is ok with ``data.file_id`` (the id of the ``window`` file central will receive)
   and ``data.state = "queued"``; the job is committed with the command id, and the clip
   worker cuts it within a second or so of recording reaching ``end`` (``edge.windowclips``).
-  Refused if an argument is wrong or nothing is recorded in the window.
+  Refused if an argument is wrong or nothing is recorded in the window. A cut that fails
+  after acceptance is reported durably as an ``upload_window_failed`` event (data:
+  ``command_id``, ``file_id``, ``camera``, ``reason``) and recorded as the command's result.
 - ``config_refresh``: re-reads the configuration file and applies ``[uplink]`` and
   ``[health] publish_seconds`` live; ``data.applied`` and ``data.restart`` list the changed
   keys (comma-separated). An invalid file changes nothing and is the refusal's detail
@@ -70,9 +74,11 @@ class CommandHandler:
         self.live = LiveConfig(config, live)
 
     def handle(self, cmd: CommandMessage) -> CommandResult | None:
+        """The result to publish; a repeated id gets its recorded result, not a second run.
+        None only if the id's record cannot be read back (a concurrent first delivery)."""
         if self.seen(cmd.id):
-            log.info("command %s (%s) already handled; not repeated", cmd.id, cmd.kind)
-            return None
+            log.info("command %s (%s) already handled; answering again", cmd.id, cmd.kind)
+            return self.recorded(cmd.id)
         if cmd.expires_at <= now():
             outcome = Outcome(False, f"expired at {iso(cmd.expires_at)}; not executed")
         else:
@@ -81,7 +87,7 @@ class CommandHandler:
             except (ReeferWatchError, ValueError) as exc:
                 outcome = Outcome(False, str(exc))
         if not self._remember(cmd, outcome):
-            return None  # another delivery of the same id won the race
+            return self.recorded(cmd.id)  # another delivery of the same id won the race
         ok, detail = outcome.ok, outcome.detail
         log.info("command %s (%s): %s %s", cmd.id, cmd.kind, "ok" if ok else "refused", detail)
         return CommandResult(sent_at=now(), clock_synced=clock_synced(), id=cmd.id, ok=ok,
@@ -89,6 +95,16 @@ class CommandHandler:
 
     def seen(self, command_id: str) -> bool:
         return bool(self.store.query("SELECT 1 FROM commands WHERE id = ?", (command_id,)))
+
+    def recorded(self, command_id: str) -> CommandResult | None:
+        """The result recorded for ``command_id`` (as it stands now), or None."""
+        rows = self.store.query("SELECT ok, detail, data FROM commands WHERE id = ?", (command_id,))
+        if not rows:
+            return None
+        row = rows[0]
+        return CommandResult(sent_at=now(), clock_synced=clock_synced(), id=command_id,
+                             ok=bool(row["ok"]), detail=str(row["detail"])[:2000],
+                             data=json.loads(row["data"] or "{}"))  # fmt: skip
 
     def _remember(self, cmd: CommandMessage, outcome: Outcome) -> bool:
         try:

@@ -23,7 +23,9 @@ from wire.topics import ID_PATTERN
 
 URGENT_KINDS = frozenset({"metal_detector_reject", "seal_broken", "camera_fault", "device_fault"})
 # loading sessions get a clip of the whole session instead (``edge.sessionclips``)
-NO_CLIP_KINDS = frozenset({"device_fault", "fault_cleared", "loading_start", "loading_end"})
+NO_CLIP_KINDS = frozenset(
+    {"device_fault", "fault_cleared", "loading_start", "loading_end", "upload_window_failed"}
+)
 
 PRIORITY_URGENT = 0
 PRIORITY_EVENT = 10

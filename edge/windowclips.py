@@ -13,6 +13,7 @@ with the same file id; a clip already recorded for it is never cut twice.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -24,7 +25,7 @@ import sqlite_utils
 from pydantic import TypeAdapter, ValidationError
 
 from edge.config import EdgeConfig
-from edge.events import PRIORITY_WINDOW
+from edge.events import PRIORITY_WINDOW, record_event
 from edge.retention import add_hold, remove_hold
 from edge.store import Store
 from edge.timeutil import iso, local, now, parse_iso
@@ -188,12 +189,37 @@ class WindowClipper:
         return True
 
     def _finish(self, job: WindowJob, state: str, note: str | None) -> None:
-        with self.store.transaction() as db:
-            db.execute(
-                "UPDATE upload_windows SET state = ?, note = ? WHERE command_id = ?",
-                (state, note, job.command_id),
-            )
+        if state == "failed":
+            self._report_failure(job, note or "the cut failed")
+        else:
+            with self.store.transaction() as db:
+                _set_state(db, job, state, note)
         if job.hold_id is not None:
             remove_hold(self.store, job.hold_id)
         log.info("upload window %s (%s %s – %s): %s%s", job.command_id, job.camera,
                  iso(job.start), iso(job.end), state, f" ({note})" if note else "")  # fmt: skip
+
+    def _report_failure(self, job: WindowJob, note: str) -> None:
+        """A window accepted but not cut: central must learn it (the inspector waits for the
+        clip), so an ``upload_window_failed`` event goes through the outbox, and the
+        command's recorded result becomes the failure, in one transaction."""
+        detail = f"upload window not cut: {note}"[:2000]
+        data = {"command_id": job.command_id, "file_id": job.file_id, "camera": job.camera,
+                "start": iso(job.start), "end": iso(job.end), "reason": note[:500]}  # fmt: skip
+
+        def record_failure(db: sqlite_utils.Database, _event_id: str) -> None:
+            _set_state(db, job, "failed", note)
+            db.execute(
+                "UPDATE commands SET ok = 0, detail = ?, data = ? WHERE id = ?",
+                (detail, json.dumps({**data, "state": "failed"}), job.command_id),
+            )
+
+        record_event(self.store, "upload_window_failed", camera=job.camera, source="central",
+                     data=data, clip=False, also=record_failure)  # fmt: skip
+
+
+def _set_state(db: sqlite_utils.Database, job: WindowJob, state: str, note: str | None) -> None:
+    db.execute(
+        "UPDATE upload_windows SET state = ?, note = ? WHERE command_id = ?",
+        (state, note, job.command_id),
+    )

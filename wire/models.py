@@ -57,6 +57,7 @@ EventKind = Literal[
     "camera_fault",
     "device_fault",
     "fault_cleared",
+    "upload_window_failed",
     "custom",
 ]
 EVENT_KINDS: tuple[str, ...] = get_args(EventKind)
@@ -183,7 +184,9 @@ class AckMessage(WireModel):
 class CommandMessage(WireModel):
     """On ``down/cmd``: a command with an id; the edge answers on ``up/cmd-result``.
 
-    Handled once per id; refused after ``expires_at``. ``loading_start`` takes the optional
+    Executed once per id (a repeated id is answered again with the recorded result, which
+    for an upload window whose cut failed later is that failure); refused after
+    ``expires_at``. ``loading_start`` takes the optional
     args ``container_no`` (ISO 6346), ``vehicle_plate`` and ``seal_numbers`` (comma-separated);
     ``loading_end`` and ``config_refresh`` take none. ``upload_window`` takes ``camera``,
     ``start`` and ``end`` (ISO 8601 with UTC offset, at most 30 min apart) and an optional

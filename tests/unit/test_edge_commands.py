@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -78,8 +79,9 @@ def test_upload_window_is_queued_once_per_id(setup: tuple[EdgeConfig, Store]) ->
     result = handler.handle(cmd)
     assert result is not None and result.ok, result
     assert result.data["state"] == "queued" and isinstance(result.data["file_id"], str)
-    assert handler.handle(cmd) is None  # a redelivery: neither executed nor answered
-    assert CommandHandler(config, store).handle(cmd) is None  # nor after a restart
+    # a redelivery, or central asking again: answered again, not executed again
+    for again in (handler.handle(cmd), CommandHandler(config, store).handle(cmd)):
+        assert again is not None and (again.ok, again.data) == (True, result.data)
     (job,) = windows(store)
     assert (job["command_id"], job["file_id"], job["camera"]) == ("c1", result.data["file_id"],
                                                                   "dock1")  # fmt: skip
@@ -172,7 +174,9 @@ def test_an_expired_upload_window_is_not_executed(setup: tuple[EdgeConfig, Store
     result = CommandHandler(config, store).handle(cmd)
     assert result is not None and not result.ok and "expired" in result.detail
     assert windows(store) == []
-    assert CommandHandler(config, store).handle(cmd) is None  # the refusal is remembered too
+    again = CommandHandler(config, store).handle(cmd)  # the refusal is remembered too
+    assert again is not None and not again.ok and again.detail == result.detail
+    assert windows(store) == []
 
 
 # -- the clip worker's side -----------------------------------------------------------------
@@ -263,10 +267,18 @@ def test_a_failed_cut_is_noted(setup: tuple[EdgeConfig, Store], tmp_path: Path) 
     config, store = setup
     t0 = now() - timedelta(minutes=5)
     record(store, "dock1", t0, 10, 6)
-    queue(config, store, "w1", t0, 20)
+    file_id = queue(config, store, "w1", t0, 20)
     WindowClipper(config, store, FakeCut(store, tmp_path, fail="not recorded")).process_pending()
     assert window_state(store, "w1") == ("failed", "not recorded")
     assert holds(store) == []
+    # central learns it twice over: an event through the outbox, and the command's answer
+    (event,) = store.query("SELECT * FROM events WHERE kind = 'upload_window_failed'")
+    data = json.loads(event["data"])
+    assert (data["command_id"], data["file_id"], data["reason"]) == ("w1", file_id, "not recorded")
+    assert store.outbox_item("event", event["id"]) is not None
+    answer = CommandHandler(config, store).handle(command("upload_window", "w1"))
+    assert answer is not None and not answer.ok and "not recorded" in answer.detail
+    assert answer.data["state"] == "failed" and answer.data["file_id"] == file_id
 
 
 def test_windows_drain_after_every_event_and_session_clip() -> None:

@@ -69,13 +69,14 @@ def command(kind: str, cid: str = "c1", expires_in: float = 60, **args: str) -> 
                           expires_at=t + timedelta(seconds=expires_in), args=args)  # fmt: skip
 
 
-def test_commands_once_per_id_and_refused_when_expired(setup: tuple[EdgeConfig, Store]) -> None:
+def test_commands_run_once_per_id_and_refused_when_expired(setup: tuple[EdgeConfig, Store]) -> None:
     config, store = setup
     handler = CommandHandler(config, store)
     result = handler.handle(command("loading_start", container_no="MWCU6059784",
                                     seal_numbers="A1,B2"))  # fmt: skip
     assert result is not None and result.ok, result
-    assert handler.handle(command("loading_start", container_no="MWCU6059784")) is None
+    again = handler.handle(command("loading_start", container_no="MWCU6059784"))
+    assert again is not None and again.data == result.data  # answered again, not run again
     refused = handler.handle(command("loading_start", "c2"))
     assert refused is not None and not refused.ok and "already active" in refused.detail
     expired = handler.handle(command("loading_end", "c3", expires_in=-1))
