@@ -9,7 +9,8 @@ dataset (``bench.centraldata``: 1 national, 31 provincial, 300 branch units, 5,0
   question as raw SQL (``bench.centralquery``; goal ≤ 50 ms);
 - ``clip_list_req_per_s``: ``GET /api/v1/clips`` as the national admin under a local
   keep-alive load generator (``bench.centralhttp.hammer``) vs ``GET /healthz`` under the same
-  load (goal ≥ 1,000); medians of ``--repeat`` alternating pairs;
+  load (goal ≥ 1,000); medians of ``--repeat`` alternating pairs, with the API processes' CPU
+  per response of each (``cpu_ms_per_req``, from /proc), which bounds the rate on free cores;
 - ``ingest_events_per_s_{1,2}w`` and ``ingest_ratio`` (``bench.centralingest``; goal ≥ 0.8).
 
 Also ``dataset_generate_s``: the load time of the dataset (baseline 0: nothing to compare).
@@ -38,7 +39,7 @@ from bench import centralingest, centralquery
 from bench.centralbulk import PASSWORD, Users, add_users, load_rows, load_tree
 from bench.centraldata import Generator, Scale
 from bench.centraldb import DEFAULT_PG, scratch
-from bench.centralhttp import api_server, hammer, sign_in
+from bench.centralhttp import ApiServer, LoadRun, api_server, hammer, sign_in
 from bench.recording import emit
 from central.db.engine import Database
 
@@ -77,19 +78,20 @@ def generate(db: Database, gen: Generator, dialect: str) -> Users:
     return users
 
 
-def clip_load(base: str, token: str, dialect: str, args: argparse.Namespace) -> None:
-    health, clips = [], []
+def clip_load(server: ApiServer, token: str, dialect: str, args: argparse.Namespace) -> None:
+    health: list[LoadRun] = []
+    clips: list[LoadRun] = []
     for _ in range(args.repeat):
-        health.append(hammer(base, "/healthz", None, args.connections, args.seconds)[0])
-        rate, counts = hammer(base, "/api/v1/clips", token, args.connections, args.seconds)
-        if set(counts) != {200}:
-            raise SystemExit(f"bench: GET /api/v1/clips answered {dict(counts)}")
-        clips.append(rate)
+        health.append(hammer(server, "/healthz", None, args.connections, args.seconds))
+        run = hammer(server, "/api/v1/clips", token, args.connections, args.seconds)
+        if set(run.counts) != {200}:
+            raise SystemExit(f"bench: GET /api/v1/clips answered {dict(run.counts)}")
+        clips.append(run)
     emit(
         "clip_list_req_per_s",
-        statistics.median(clips),
+        statistics.median(r.rate for r in clips),
         "req/s",
-        statistics.median(health),
+        statistics.median(r.rate for r in health),
         db=dialect,
         user="national admin",
         page="default (50 clips)",
@@ -97,8 +99,10 @@ def clip_load(base: str, token: str, dialect: str, args: argparse.Namespace) -> 
         uvicorn_plain=args.uvicorn_plain,
         connections=args.connections,
         seconds=args.seconds,
-        runs=[round(c) for c in clips],
-        baseline_runs=[round(h) for h in health],
+        runs=[round(r.rate) for r in clips],
+        baseline_runs=[round(r.rate) for r in health],
+        cpu_ms_per_req=round(statistics.median(r.cpu_ms for r in clips), 2),
+        baseline_cpu_ms_per_req=round(statistics.median(r.cpu_ms for r in health), 2),
         goal=f">= {CLIP_GOAL:g}",
         load_1m=load_1m(),
     )
@@ -118,16 +122,18 @@ def run_db(dialect: str, workdir: Path, args: argparse.Namespace, parts: set[str
         db.migrate()
         users = generate(db, gen, dialect)
         if parts & {"queries", "load"}:
-            with api_server(url, workdir / "central", args.api_workers, args.uvicorn_plain) as base:
+            with api_server(
+                url, workdir / "central", args.api_workers, args.uvicorn_plain
+            ) as server:
                 tokens = {
-                    u: sign_in(base, u, PASSWORD)
+                    u: sign_in(server.base, u, PASSWORD)
                     for u in (users.national, users.provincial, users.monitor)
                 }
                 if "queries" in parts:
                     ctx = centralquery.Context(
                         db=db,
                         url=url,
-                        base=base,
+                        base=server.base,
                         tokens=tokens,
                         users=users,
                         now=now,
@@ -138,7 +144,7 @@ def run_db(dialect: str, workdir: Path, args: argparse.Namespace, parts: set[str
                     )
                     centralquery.run(ctx, set(centralquery.QUERIES))
                 if "load" in parts:
-                    clip_load(base, tokens[users.national], dialect, args)
+                    clip_load(server, tokens[users.national], dialect, args)
         if "ingest" in parts:
             centralingest.measure(url, dialect, workdir, users.monitor_sites, args.ingest_events)
         db.engine.dispose()

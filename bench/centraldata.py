@@ -12,7 +12,8 @@ Distributions (seeded, so every run and both databases get the same data):
   nights. Kinds: metal-detector passes and door openings common, anomalies
   (``ANOMALY_KINDS``) about 1 %. 6 % of events are loading sessions (a ``loading_start`` and a
   ``loading_end`` 20–120 min later) whose ``data`` carries an ISO 6346 ``container_no`` drawn
-  from a pool, so most containers were loaded more than once;
+  from a pool, so most containers were loaded more than once; their ``events.container_no``
+  is filled as ingest fills it (``central.ingest.service.container_no``);
 - clips: every anomaly event has one; the rest of ``clips`` are spread over the other events
   that have a camera. A clip covers 10 s before to 20 s after its event.
 """
@@ -27,6 +28,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from central.ingest.service import container_no
 from edge.iso6346 import check_digit
 
 ANOMALY_KINDS = ("metal_detector_reject", "seal_broken")
@@ -192,6 +194,7 @@ EVENT_COLUMNS = (
     "source",
     "data",
     "clock_synced",
+    "container_no",
     "received_at",
 )
 CLIP_COLUMNS = (
@@ -297,9 +300,12 @@ class Generator:
             for i, k in enumerate(self.kinds[o_kind_i].tolist())
         ]
         data += s_data + e_data
+        numbers: list[str | None] = [None] * n_other
+        numbers += 2 * [container_no(box) for box in boxes]
         order = np.argsort(ms, kind="stable")
         site, ms, cam, kind = site[order], ms[order], cam[order], kind[order]
         data = [data[i] for i in order.tolist()]
+        numbers = [numbers[i] for i in order.tolist()]
         ids = ulids(ms, rng)
         occurred = timestamps(ms, rng)
         received = timestamps(ms + rng.integers(200, 5000, total), rng)
@@ -321,6 +327,7 @@ class Generator:
                 [SOURCES.get(k) for k in kinds],
                 data,
                 [True] * total,
+                numbers,
                 received,
                 strict=True,
             )

@@ -7,9 +7,11 @@ settings; access log off), in its own process group, killed on exit. The listeni
 made here with ``IPPROTO_TCP``: uvicorn's own ``--workers`` path binds it with protocol 0, so
 asyncio leaves Nagle on for accepted connections and every keep-alive response written in two
 parts waits ~40 ms for the client's delayed ACK (uvicorn issue #3149); ``--plain`` runs
-stock ``uvicorn --workers`` to show that. ``hammer`` keeps ``connections``
-HTTP/1.1 keep-alive connections busy from one asyncio loop (a raw client: ~30 µs of CPU per
-request, so it leaves the cores to the server) and counts responses per status.
+stock ``uvicorn --workers`` to show that (uvicorn takes httptools and uvloop when they are
+installed: ``uvicorn[standard]``). ``hammer`` keeps ``connections`` HTTP/1.1 keep-alive
+connections busy from one asyncio loop (a raw client: ~30 µs of CPU per request, so it leaves
+the cores to the server), counts responses per status and reads the server's CPU (supervisor
+and workers, /proc) before and after, for its CPU per response.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -32,6 +35,7 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.supervisors import Multiprocess
 
+from bench.procstat import CpuMeter
 from bench.recording import free_port
 from central.api import create_app
 from central.settings import Settings
@@ -103,9 +107,23 @@ def serve(port: int, workers: int, plain: bool) -> None:
         uvicorn.Server(config).run(sockets=[sock])
 
 
+@dataclass(frozen=True)
+class ApiServer:
+    """A running ``api_server``: its base URL and the process leading its process tree."""
+
+    base: str
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU used so far by the server's processes (supervisor and workers)."""
+        meter = CpuMeter(self.pid)
+        meter.sample()
+        return meter.total()
+
+
 @contextlib.contextmanager
-def api_server(url: str, data_dir: Path, workers: int, plain: bool = False) -> Iterator[str]:
-    """Central's API on a free port; yields its base URL."""
+def api_server(url: str, data_dir: Path, workers: int, plain: bool = False) -> Iterator[ApiServer]:
+    """Central's API on a free port."""
     port = free_port()
     cmd = [sys.executable, "-m", "bench.centralhttp", str(port), str(workers)]
     if plain:
@@ -121,7 +139,7 @@ def api_server(url: str, data_dir: Path, workers: int, plain: bool = False) -> I
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"bench: the API server did not come up (exit {proc.poll()})")
             time.sleep(0.2)
-        yield base
+        yield ApiServer(base, proc.pid)
     finally:
         stop_group(proc)
 
@@ -149,30 +167,51 @@ async def _connection(port: int, request: bytes, stop: float, counts: Counter[in
 
 
 async def _hammer(
-    port: int, request: bytes, connections: int, seconds: float, warmup: float
-) -> tuple[Counter[int], float]:
+    port: int,
+    request: bytes,
+    connections: int,
+    seconds: float,
+    warmup: float,
+    cpu: Callable[[], float],
+) -> tuple[Counter[int], float, float]:
     warm: Counter[int] = Counter()
     await asyncio.gather(
         *(_connection(port, request, time.monotonic() + warmup, warm) for _ in range(connections))
     )
     counts: Counter[int] = Counter()
+    cpu0 = cpu()
     start = time.monotonic()
     await asyncio.gather(
         *(_connection(port, request, start + seconds, counts) for _ in range(connections))
     )
-    return counts, time.monotonic() - start
+    elapsed = time.monotonic() - start
+    return counts, elapsed, cpu() - cpu0
+
+
+@dataclass(frozen=True)
+class LoadRun:
+    rate: float  # 200 responses per second
+    counts: Counter[int]  # responses per status
+    cpu_ms: float  # server CPU per response (supervisor + workers), ms
 
 
 def hammer(
-    base: str, path: str, token: str | None, connections: int, seconds: float, warmup: float = 1.0
-) -> tuple[float, Counter[int]]:
-    """Requests per second of ``GET path`` (all statuses counted in the Counter; the rate is
-    of 200s only) over ``seconds`` after ``warmup``."""
-    port = int(base.rsplit(":", 1)[1])
+    server: ApiServer,
+    path: str,
+    token: str | None,
+    connections: int,
+    seconds: float,
+    warmup: float = 1.0,
+) -> LoadRun:
+    """``GET path`` from ``connections`` keep-alive connections for ``seconds`` after
+    ``warmup``: the rate of 200s, every status counted, and the server's CPU per response."""
+    port = int(server.base.rsplit(":", 1)[1])
     auth = f"Authorization: Bearer {token}\r\n" if token else ""
     request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}\r\n".encode()
-    counts, elapsed = asyncio.run(_hammer(port, request, connections, seconds, warmup))
-    return counts[200] / elapsed, counts
+    counts, elapsed, cpu_s = asyncio.run(
+        _hammer(port, request, connections, seconds, warmup, server.cpu_seconds)
+    )
+    return LoadRun(counts[200] / elapsed, counts, cpu_s * 1000 / max(1, counts.total()))
 
 
 if __name__ == "__main__":

@@ -1,22 +1,31 @@
-"""Dependencies shared by the routers. ``CurrentUser`` is the single point where every
-``/api/v1`` request is authenticated; ``UserScope`` (``central.authz``) is what every read
-is filtered by."""
+"""Dependencies shared by the routers. ``UserScope`` is the single point where every
+``/api/v1`` request is authenticated (``CurrentUser`` and ``CurrentSession`` come from it) and
+what every read is filtered by (``central.authz``).
+
+A sync dependency runs in the thread pool, one hand-off per dependency, so the cheap ones
+(settings, blobs, the user of the scope) are ``async`` and the request's database work before
+the route is one sync dependency: the session, its user and their org unit in one query, then
+the unchanged checks (token signature and expiry, session unknown, revoked or expired, user
+unknown or disabled, token of another user's session) and the scope on the loaded rows. The
+pool is capped at ``API_THREADS`` (``limit_threads``, from the app's lifespan).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
+from anyio import CancelScope, CapacityLimiter, to_thread
 from fastapi import Depends, HTTPException, Query, Request, status
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from central.auth import sessions
 from central.authz import Scope
 from central.blobs import FileBlobStore
 from central.db.engine import Database
-from central.db.models import AuthSession, User
+from central.db.models import AuthSession, OrgUnit, User
 from central.db.types import utcnow
 from central.security import decode_media_token, decode_token
 from central.settings import Settings
@@ -24,21 +33,45 @@ from wire.errors import AuthError
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
+# Threads for the sync routes and dependencies of one API process (anyio's default: 40).
+# Python runs one thread at a time, so more threads than requests that wait on the database
+# only add hand-offs of the interpreter lock between them: under 16 keep-alive connections
+# on 2 processes the clip list took 4–5 ms of CPU per request with 40 threads, ~3 with 4.
+# Four leave room for a slow request (a PDF, a long page) while the others are served.
+# A request holds a database connection only inside a thread (``bearer_scope`` ends its
+# transaction; ``get_session`` closes outside the cap), so however many requests queue for a
+# thread, none waits for a connection that a queued request holds; keep it at most the pool's
+# size (SQLAlchemy's default: 5).
+API_THREADS = 4
 
-def get_settings(request: Request) -> Settings:
+
+def limit_threads() -> None:
+    """Cap the event loop's thread pool at ``API_THREADS`` (call it on the serving loop)."""
+    to_thread.current_default_thread_limiter().total_tokens = API_THREADS
+
+
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_blobs(request: Request) -> FileBlobStore:
+async def get_blobs(request: Request) -> FileBlobStore:
     blobs: FileBlobStore = request.app.state.blobs
     return blobs
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """The request's ORM session. Opening one does no I/O (it connects at its first
+    statement, in a thread); closing it returns the connection, so that runs in a thread too:
+    outside the ``API_THREADS`` cap (a request holding a connection never waits for a thread
+    to give it back) and shielded from cancellation (a dropped client still returns it)."""
     db: Database = request.app.state.db
-    with db.session() as session:
+    session = db.session()
+    try:
         yield session
+    finally:
+        with CancelScope(shield=True):
+            await to_thread.run_sync(session.close, limiter=CapacityLimiter(1))
 
 
 AppSettings = Annotated[Settings, Depends(get_settings)]
@@ -52,29 +85,53 @@ def _unauthorized(detail: str) -> HTTPException:
     )
 
 
-def current_user(
-    request: Request,
-    token: Annotated[str | None, Depends(oauth2_scheme)],
-    settings: AppSettings,
-    session: DbSession,
-) -> User:
-    """The authenticated, active user behind the bearer token, whose session is live (neither
-    revoked nor expired; 401 otherwise). The session is left in ``request.state``."""
+def _preload(
+    session: Session, session_id: str, username: str
+) -> Row[AuthSession, User, OrgUnit] | None:
+    """The session row, the user named ``username`` (or None) and their org unit (or None),
+    in one query. While the caller holds the row (the identity map keeps objects only as long
+    as something refers to them), ``sessions.live`` and ``Scope.of`` find them there without
+    asking the database again."""
+    if len(session_id) > 32:  # never a session id (``sessions.live`` refuses it)
+        return None
+    return session.execute(
+        select(AuthSession, User, OrgUnit)
+        .select_from(AuthSession)
+        .outerjoin(User, User.username == username)
+        .outerjoin(OrgUnit, OrgUnit.id == User.org_unit_id)
+        .where(AuthSession.id == session_id)
+    ).first()
+
+
+def bearer_scope(
+    request: Request, token: str | None, settings: Settings, session: Session
+) -> Scope:
+    """The scope (``central.authz``) of the authenticated, active user behind the bearer
+    token, whose session is live (neither revoked nor expired; 401 otherwise). The session is
+    left in ``request.state``."""
     if not token:
         raise _unauthorized("not authenticated: send Authorization: Bearer <token>")
     now = utcnow()
     try:
         claims = decode_token(settings.secret(), token)
-        auth = sessions.live(session, claims.sid, now)
+        loaded = _preload(session, claims.sid, claims.sub)
+        auth = sessions.live(session, claims.sid, now)  # no row loaded: it raises
     except AuthError as exc:
         raise _unauthorized(str(exc)) from exc
-    user = _active_user(session, claims.sub)
+    user: User | None = loaded[1] if loaded is not None else None
+    if user is None or user.disabled:
+        raise _unauthorized("user is unknown or disabled")
     if auth.user_id != user.id:
         raise _unauthorized("token does not belong to its session")
-    if sessions.touch(session, auth, now):
-        session.commit()
+    sessions.touch(session, auth, now)
     request.state.auth_session = auth
-    return user
+    scope = Scope.of(session, user)
+    del loaded  # held until here for the identity map
+    # End the transaction (and write the touch, if any): the connection goes back to the pool
+    # until the route's first statement, while this request waits for a thread (``API_THREADS``).
+    # The rows stay loaded (the sessions do not expire on commit).
+    session.commit()
+    return scope
 
 
 def _active_user(session: Session, username: str) -> User:
@@ -84,11 +141,30 @@ def _active_user(session: Session, username: str) -> User:
     return user
 
 
+def user_scope(
+    request: Request,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    settings: AppSettings,
+    session: DbSession,
+) -> Scope:
+    """The authenticated user (``bearer_scope``) and what they may see: every ``/api/v1``
+    route but sign-in depends on it, directly or through ``CurrentUser``."""
+    return bearer_scope(request, token, settings, session)
+
+
+UserScope = Annotated[Scope, Depends(user_scope)]
+
+
+async def current_user(scope: UserScope) -> User:
+    """The authenticated, active user (``user_scope`` checked the token and session)."""
+    return scope.user
+
+
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-def current_session(request: Request, _user: CurrentUser) -> AuthSession:
-    """The live session of the bearer token (``current_user`` checked it)."""
+async def current_session(request: Request, _user: CurrentUser) -> AuthSession:
+    """The live session of the bearer token (``user_scope`` checked it)."""
     auth: AuthSession = request.state.auth_session
     return auth
 
@@ -112,7 +188,7 @@ def video_viewer(
     short-lived link bound to one clip and one user instead; it dies with the session.
     """
     if token or not sig:
-        return current_user(request, token, settings, session)
+        return bearer_scope(request, token, settings, session).user
     try:
         media = decode_media_token(settings.secret(), sig, clip_id)
     except AuthError as exc:
@@ -122,15 +198,8 @@ def video_viewer(
         sessions.check_media_link(session, user.id, media.sid, media.iat, utcnow())
     except AuthError as exc:
         raise _unauthorized(str(exc)) from exc
+    session.commit()  # as ``bearer_scope``: no connection held while waiting for a thread
     return user
 
 
 VideoViewer = Annotated[User, Depends(video_viewer)]
-
-
-def user_scope(user: CurrentUser, session: DbSession) -> Scope:
-    """What the authenticated user may see (``central.authz``); every read route uses it."""
-    return Scope.of(session, user)
-
-
-UserScope = Annotated[Scope, Depends(user_scope)]
