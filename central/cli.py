@@ -1,4 +1,5 @@
-"""``reeferwatch-central``: serve, ingest, migrate, user add / user disable, ca, device."""
+"""``reeferwatch-central``: serve, ingest, migrate, user add / user disable, ca, device,
+retention."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from types import FrameType
 
 from pydantic import ValidationError
 
-from central import cli_ca, cli_org
+from central import cli_ca, cli_org, cli_retention
 from central.audit import verify_chain
 from central.blobs import FileBlobStore
 from central.cli_auth import add_auth_parsers, is_auth_command, run_auth_command
@@ -64,6 +65,7 @@ def _parser() -> argparse.ArgumentParser:
     audit_sub = audit_cmd.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser("verify", help="recompute the audit hash chain (exit 3 if broken)")
     cli_ca.add_parsers(sub)
+    cli_retention.add_parsers(sub)
     return parser
 
 
@@ -165,6 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_auth_command(settings, args)
         elif cli_org.handles(args):
             return cli_org.run(settings, args)
+        elif cli_retention.handles(args):
+            return cli_retention.run(settings, args)
         else:
             _user(settings, args)
     except ReeferWatchError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import secrets
 from pathlib import Path
@@ -28,7 +29,43 @@ def _load_or_create_secret(path: Path) -> str:
     return path.read_text().strip()
 
 
-class Settings(BaseSettings):
+RETENTION_MAX_DAYS = 100 * 366
+
+
+class RetentionSettings(BaseSettings):
+    """How many days central keeps a clip of each retention class (regulation Art. 19: "per
+    the archive rules"), counted from its arrival; 0 keeps it for good. ``central.retention``
+    reads them; a longer-lived class never expires before a shorter-lived one."""
+
+    model_config = SettingsConfigDict(env_prefix="REEFERWATCH_", extra="ignore")
+
+    retention_standard_days: int = Field(
+        default=180, ge=0, le=RETENTION_MAX_DAYS, description="loading-session and event clips"
+    )
+    retention_anomaly_days: int = Field(
+        default=1096, ge=0, le=RETENTION_MAX_DAYS, description="clips of anomalies and faults"
+    )
+    retention_evidence_days: int = Field(
+        default=0, ge=0, le=RETENTION_MAX_DAYS, description="clips an admin made evidence"
+    )
+
+    @model_validator(mode="after")
+    def _retention_order(self) -> RetentionSettings:
+        order = [
+            ("retention_standard_days", self.retention_standard_days),
+            ("retention_anomaly_days", self.retention_anomaly_days),
+            ("retention_evidence_days", self.retention_evidence_days),
+        ]
+        for (short_name, short), (long_name, long) in itertools.pairwise(order):
+            if long != 0 and (short == 0 or short > long):
+                raise ValueError(
+                    f"{long_name} ({long}) is shorter than {short_name} "
+                    f"({short or 'for good'}); 0 means for good"
+                )
+        return self
+
+
+class Settings(RetentionSettings):
     """Everything central needs to know; see the field descriptions."""
 
     model_config = SettingsConfigDict(env_prefix="REEFERWATCH_", extra="ignore")
@@ -44,6 +81,10 @@ class Settings(BaseSettings):
     mqtt_tls_ca: Path | None = None
     mqtt_tls_cert: Path | None = None
     mqtt_tls_key: Path | None = None
+    crl_file: Path | None = Field(
+        default=None,
+        description="the broker's CRL (crlfile); /metrics reports when it expires",
+    )
     secret_key: SecretStr | None = Field(
         default=None, description="JWT signing key; if unset, read/created at {data_dir}/secret_key"
     )

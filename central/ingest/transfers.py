@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy.orm import Session
 
-from central import audit
+from central import audit, retention
 from central.blobs import FileBlobStore
 from central.db.models import Clip, ClipEvent, Transfer
 from central.db.types import utcnow
@@ -212,6 +212,8 @@ class TransferHandler:
         if session.get(Clip, init.file_id) is not None:
             return
         manifests.link(session, topic.site, topic.device, init)
+        received = utcnow()
+        retention_class = retention.classify(session, init.kind, init.event_ids)
         session.add(
             Clip(
                 id=init.file_id,
@@ -227,7 +229,9 @@ class TransferHandler:
                 event_ids=list(init.event_ids),
                 seq=init.seq,
                 clock_synced=init.clock_synced,
-                received_at=utcnow(),
+                received_at=received,
+                retention_class=retention_class,
+                retain_until=retention.retain_until(retention_class, received),
                 verified=True,  # signed manifest checked at init, its SHA-256 at fin
             )
         )
