@@ -117,3 +117,12 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def next_update_of(path: Path) -> datetime.datetime | None:
+    """When the CRL in ``path`` expires (None if it cannot be read or parsed)."""
+    try:
+        loaded = x509.load_pem_x509_crl(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return loaded.next_update_utc

@@ -31,11 +31,11 @@ from edge.store import Store
 from edge.timeutil import iso, local, now, parse_iso
 from wire.errors import NotCoveredError, WireError
 from wire.ids import new_ulid
-from wire.models import AwareDatetime, ScalarValue
+from wire.models import MAX_WINDOW_SECONDS, AwareDatetime, ScalarValue
 
 log = logging.getLogger(__name__)
 
-MAX_WINDOW_S = 30 * 60  # longest window one command may ask for
+MAX_WINDOW_S = MAX_WINDOW_SECONDS  # longest window one command may ask for
 MAX_REASON_CHARS = 200
 WINDOW_ARGS = frozenset({"camera", "start", "end", "reason"})
 HOLD_S = 3600.0  # retention hold of a window not yet cut; lapses by itself after this long

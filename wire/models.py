@@ -65,6 +65,7 @@ FileKind = Literal["clip", "window"]
 # Longest clip on the wire (session pieces ≤ 1 h, windows ≤ 30 min); lets central bound
 # time-window queries on a clip's start.
 MAX_CLIP_SECONDS = 2 * 3600
+MAX_WINDOW_SECONDS = 30 * 60  # longest window one ``upload_window`` command may ask for
 
 
 class WireModel(BaseModel):

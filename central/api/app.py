@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 
-from central.api import audit, auth, clips, devices, events, health, sites
+from central.api import (
+    audit,
+    auth,
+    clipholds,
+    clips,
+    devices,
+    events,
+    health,
+    loadingsessions,
+    sites,
+    uploadrequests,
+)
+from central.api.deps import limit_threads
+from central.api.nulguard import RefuseNul
 from central.blobs import FileBlobStore
 from central.db.engine import Database
 from central.settings import Settings
@@ -36,6 +50,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        limit_threads()
         try:
             yield
         finally:
@@ -56,24 +71,28 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     api.include_router(auth.router)
     api.include_router(events.router)
     api.include_router(clips.router)
+    api.include_router(clipholds.router)
+    api.include_router(loadingsessions.router)
     api.include_router(devices.router)
     api.include_router(sites.orgs_router)
     api.include_router(sites.router)
+    api.include_router(uploadrequests.router)
     api.include_router(audit.router)
     app.include_router(api)
     app.include_router(health.router)
     mount_ui(app)
 
-    @app.middleware("http")
-    async def _refuse_nul(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        """No text in our databases holds NUL (PostgreSQL refuses it with a 500): a NUL in
-        the path or query is a client error, whatever the route."""
-        raw = request.scope.get("query_string", b"").lower()
-        if b"%00" in raw or b"\x00" in raw or "\x00" in request.scope.get("path", ""):
-            return JSONResponse({"detail": "NUL (%00) is not allowed in a URL"}, status_code=400)
-        return await call_next(request)
+    app.add_middleware(RefuseNul)  # a NUL in the path or query is a client error
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        """422 naming each problem, without echoing the input: a JSON body may carry text
+        that cannot be encoded again (a lone surrogate), and the answer must not fail."""
+        errors = [
+            {"type": e.get("type"), "loc": list(e.get("loc", ())), "msg": e.get("msg")}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": errors}, status_code=422)
 
     @app.exception_handler(ReeferWatchError)
     async def _reeferwatch_error(_request: Request, exc: ReeferWatchError) -> JSONResponse:

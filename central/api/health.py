@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from central.api.deps import DbSession
+from central import crl
+from central.api.deps import AppSettings, DbSession
 from central.api.schemas import HealthOut, Problem
 from central.db.engine import Database
 from central.db.models import Clip, Device, Event, Transfer
@@ -23,8 +26,28 @@ def healthz(request: Request) -> HealthOut:
     return HealthOut(status="ok")
 
 
+def crl_lines(path: Path | None) -> list[str]:
+    """The broker CRL's expiry: Mosquitto refuses every client once it has passed, so alert
+    well before (docs/deployment.md). Nothing when no CRL file is configured."""
+    if path is None:
+        return []
+    next_update = crl.next_update_of(path)
+    lines = [
+        "# HELP reeferwatch_crl_readable 1 if the broker's CRL file could be read and parsed",
+        "# TYPE reeferwatch_crl_readable gauge",
+        f"reeferwatch_crl_readable {int(next_update is not None)}",
+    ]
+    if next_update is not None:
+        lines += [
+            "# HELP reeferwatch_crl_next_update_seconds Unix time the broker's CRL expires",
+            "# TYPE reeferwatch_crl_next_update_seconds gauge",
+            f"reeferwatch_crl_next_update_seconds {next_update.timestamp():.0f}",
+        ]
+    return lines
+
+
 @router.get("/metrics", response_class=PlainTextResponse, responses={503: {"model": Problem}})
-def metrics(session: DbSession) -> str:
+def metrics(session: DbSession, settings: AppSettings) -> str:
     """Counts from the database in Prometheus text exposition format."""
     try:
         clips, clip_bytes = session.execute(
@@ -50,5 +73,6 @@ def metrics(session: DbSession) -> str:
         *device_lines,
         "# TYPE reeferwatch_transfers gauge",
         *transfer_lines,
+        *crl_lines(settings.crl_file),
     ]
     return "\n".join(lines) + "\n"

@@ -3,10 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, Field
 
 Scalar = str | int | float | bool | None
+
+
+def plain_text(value: str) -> str:
+    """Free text an inspector types (a reason): trimmed, not blank, no NUL, and encodable
+    (a lone surrogate would fail the database and the audit line)."""
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be blank")
+    if "\x00" in value:
+        raise ValueError("must not contain NUL")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("must be valid Unicode text (no lone surrogates)") from exc
+    return value
 
 
 class Problem(BaseModel):
@@ -67,6 +83,12 @@ class ClipOut(BaseModel):
     verified: bool
     received_at: datetime
     video_url: str
+    retention_class: str = Field(description="standard | anomaly | evidence (docs/central.md)")
+    retain_until: datetime | None = Field(
+        description="may be deleted after this unless on hold; null: kept for good"
+    )
+    hold: bool = Field(description="on legal hold: never deleted")
+    hold_reason: str | None
 
 
 class MediaLinkOut(BaseModel):
@@ -86,3 +108,62 @@ class ClipPage(BaseModel):
 
 class HealthOut(BaseModel):
     status: str
+
+
+class LoadingSessionOut(BaseModel):
+    """One container loaded at a site (regulation Annex 1), from its loading events."""
+
+    id: str
+    site: str
+    device: str
+    container_no: str | None = Field(description="ISO 6346, as entered at the site")
+    vehicle_plate: str | None
+    seal_numbers: list[str]
+    started_at: datetime = Field(description="in the site's UTC offset")
+    ended_at: datetime | None = Field(description="null while loading goes on")
+    duration_s: float | None
+    start_event_id: str | None
+    end_event_id: str | None
+
+
+class LoadingSessionPage(BaseModel):
+    items: list[LoadingSessionOut]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page")
+
+
+class LoadingSessionDetail(LoadingSessionOut):
+    clips: list[ClipOut] = Field(description="the session's clips the caller may see")
+
+
+class UploadRequestIn(BaseModel):
+    """Ask a site's box for a recorded window of one camera (historical playback)."""
+
+    camera: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
+    start: AwareDatetime
+    end: AwareDatetime = Field(description="at most 30 minutes after start")
+    reason: Annotated[str, AfterValidator(plain_text)] | None = Field(default=None, max_length=200)
+
+
+class UploadRequestOut(BaseModel):
+    id: str
+    site: str
+    device: str
+    camera: str | None
+    start: datetime | None
+    end: datetime | None
+    reason: str | None
+    issued_by: str
+    issued_at: datetime
+    expires_at: datetime
+    status: str = Field(
+        description="queued | sent | accepted (the box cuts and uploads it) | delivered "
+        "(the clip is here: see clip) | failed | expired"
+    )
+    detail: str | None = Field(description="the box's answer")
+    file_id: str | None = Field(description="the id the window's clip will have")
+    clip: ClipOut | None = Field(default=None, description="once it has arrived and verified")
+
+
+class UploadRequestPage(BaseModel):
+    items: list[UploadRequestOut]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page")

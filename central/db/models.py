@@ -132,6 +132,7 @@ class DeviceKey(Base):
     a replaced key keeps its row with ``revoked_at`` set)."""
 
     __tablename__ = "device_keys"
+    __table_args__ = (Index("ix_device_keys_device", "site", "device", "revoked_at"),)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     site: Mapped[str] = mapped_column(String(64))
@@ -200,6 +201,8 @@ class Clip(Base):
     __table_args__ = (
         Index("ix_clips_time", "start", "id"),
         Index("ix_clips_site_time", "site", "start"),
+        Index("ix_clips_expiry", "hold", "retain_until"),  # the retention sweep
+        Index("ix_clips_sha256", "sha256"),  # is a blob still referenced?
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # = file_id
@@ -217,6 +220,13 @@ class Clip(Base):
     clock_synced: Mapped[bool] = mapped_column()
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     verified: Mapped[bool] = mapped_column(default=False)
+    # retention (central.retention): class, kept until (null: for good), legal hold
+    retention_class: Mapped[str] = mapped_column(String(16), default="standard")
+    retain_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    hold: Mapped[bool] = mapped_column(default=False)
+    hold_reason: Mapped[str | None] = mapped_column(String(500))
+    held_by: Mapped[str | None] = mapped_column(String(64))
+    held_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ClipEvent(Base):
@@ -317,3 +327,61 @@ class LoginLock(Base):
     failures: Mapped[int] = mapped_column(Integer)
     cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cleared_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class LoadingSession(Base):
+    """One container loaded at a site (regulation Annex 1), built from the edge's
+    ``loading_start`` / ``loading_end`` events (``central.loadingsessions``); its clips are
+    those naming either event."""
+
+    __tablename__ = "loading_sessions"
+    __table_args__ = (
+        Index("ix_loading_sessions_site_time", "site", "started_at"),
+        Index("ix_loading_sessions_time", "started_at", "id"),
+        Index("ix_loading_sessions_container", "container_no"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the edge's session id
+    site: Mapped[str] = mapped_column(String(64))
+    device: Mapped[str] = mapped_column(String(64))
+    container_no: Mapped[str | None] = mapped_column(String(11))
+    vehicle_plate: Mapped[str | None] = mapped_column(String(32))
+    seal_numbers: Mapped[str | None] = mapped_column(String(600))  # comma-separated
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_offset_min: Mapped[int] = mapped_column(Integer, default=0)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    start_event_id: Mapped[str | None] = mapped_column(String(64))
+    end_event_id: Mapped[str | None] = mapped_column(String(64))
+    start_source: Mapped[str | None] = mapped_column(String(64))
+    end_source: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Command(Base):
+    """A command to an edge on ``down/cmd`` (DESIGN §5), issued by the API and published by
+    ingest until the edge answers or it expires (``central.commands``)."""
+
+    __tablename__ = "commands"
+    __table_args__ = (
+        Index("ix_commands_state", "state", "expires_at"),
+        Index("ix_commands_site_time", "site", "issued_at"),
+        Index("ix_commands_time", "issued_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    site: Mapped[str] = mapped_column(String(64))
+    device: Mapped[str] = mapped_column(String(64))
+    camera: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    args: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    issued_by: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    state: Mapped[str] = mapped_column(String(16))  # queued | sent | done | failed | expired
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the edge's sent_at
+    ok: Mapped[bool | None] = mapped_column()
+    detail: Mapped[str | None] = mapped_column(String(2000))
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    file_id: Mapped[str | None] = mapped_column(String(64), index=True)  # upload_window's clip

@@ -36,3 +36,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def offset_minutes(value: datetime) -> int:
+    """The UTC offset of an aware datetime in minutes (stored beside UTC to show local time)."""
+    offset = value.utcoffset()
+    return int(offset.total_seconds() // 60) if offset is not None else 0

@@ -7,7 +7,8 @@ handled in order on one worker thread so paho's network loop never waits on the 
 what has queued up meanwhile is taken as one batch (at most ``BATCH_MAX_MESSAGES`` messages
 or ``BATCH_MAX_BYTES``), committed in one transaction. The broker sends at most
 ``RECEIVE_MAXIMUM`` unacknowledged messages (MQTT 5 Receive Maximum), which bounds memory
-at about that many times the largest packet the broker accepts.
+at about that many times the largest packet the broker accepts. The same thread publishes
+the commands the API has queued (``central.commands``), once a second.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ BATCH_MAX_MESSAGES = 100  # half the window: the next batch arrives while one co
 BATCH_MAX_BYTES = 16 * 1024 * 1024
 SHARE_GROUP = "ingest"
 
+DISPATCH_EVERY_S = 1.0  # how often queued commands are looked for
 RETRY_FIRST_S, RETRY_CAP_S = 0.5, 30.0  # back-off while the database or disk refuses
 
 
@@ -146,9 +148,11 @@ class IngestRunner(Closeable):
 
     def _work(self) -> None:
         due = time.monotonic() + self.check_every_s
+        dispatch_due = time.monotonic()
         while True:
             try:
-                msg = self._queue.get(timeout=max(0.0, due - time.monotonic()))
+                wait = min(due, dispatch_due) - time.monotonic()
+                msg = self._queue.get(timeout=max(0.0, wait))
             except queue.Empty:
                 pass
             else:
@@ -158,9 +162,30 @@ class IngestRunner(Closeable):
                 self.process_batch(batch)
                 if stop:
                     return
+            if time.monotonic() >= dispatch_due:
+                dispatch_due = time.monotonic() + DISPATCH_EVERY_S
+                self._dispatch_commands()
             if time.monotonic() >= due:
                 due = time.monotonic() + self.check_every_s
                 self._check()
+
+    def _dispatch_commands(self) -> None:
+        """Publish the commands due (``central.commands``) while connected."""
+        if not self.subscribed.is_set():
+            return
+        try:
+            due = self.service.due_commands()
+        except Exception:
+            # Named reason: a database hiccup must not stop the worker that stores and
+            # acknowledges messages; the commands stay due and go out next round.
+            log.exception("could not read the commands due")
+            return
+        for topic, command in due:
+            info = self.client.publish(topic, codec.encode(command), qos=1)
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                log.warning("could not publish command %s (rc=%s)", command.id, info.rc)
+            else:
+                log.info("command %s (%s) published on %s", command.id, command.kind, topic)
 
     def _take_batch(self, first: mqtt.MQTTMessage) -> tuple[list[mqtt.MQTTMessage], bool]:
         """``first`` and whatever else is queued, within the batch limits; True when the

@@ -12,10 +12,11 @@ from sqlalchemy import insert, select, tuple_
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from central import commands, loadingsessions
 from central.blobs import FileBlobStore
 from central.db.engine import Database
 from central.db.models import Alarm, Device, Event, Transfer
-from central.db.types import utcnow
+from central.db.types import offset_minutes, utcnow
 from central.ingest import manifests
 from central.ingest.metrics import IngestMetrics
 from central.ingest.transfers import TransferHandler
@@ -23,6 +24,8 @@ from wire import codec, ranges, topics
 from wire.errors import StoreError, WireError
 from wire.models import (
     AckMessage,
+    CommandMessage,
+    CommandResult,
     EventMessage,
     FileAck,
     FileInit,
@@ -33,12 +36,6 @@ from wire.models import (
 log = logging.getLogger(__name__)
 
 Outgoing = tuple[str, AckMessage]
-
-
-def offset_minutes(value: datetime) -> int:
-    offset = value.utcoffset()
-    assert offset is not None
-    return int(offset.total_seconds() // 60)
 
 
 def touch_device(
@@ -268,6 +265,11 @@ class IngestService:
         if self._refused_site(session, batch, topic):
             return []
         key = (topic.site, topic.device)
+        if topic.kind == "cmd-result":
+            result = codec.decode(CommandResult, payload)
+            touch_device(session, batch, topic.site, topic.device, at=self.clock())
+            commands.apply_result(session, topic.site, topic.device, result)
+            return []
         if topic.kind == "status":
             return self._status(session, batch, topic, codec.decode(StatusMessage, payload))
         if topic.kind == "health":
@@ -336,6 +338,20 @@ class IngestService:
                 }
             )
             batch.events.add(msg.id)
+            if msg.kind == commands.WINDOW_FAILED:
+                commands.window_failed(session, topic.site, topic.device, msg.sent_at, msg.data)
+            if msg.kind in loadingsessions.SESSION_KINDS:
+                loadingsessions.record(
+                    session,
+                    site=topic.site,
+                    device=topic.device,
+                    event_id=msg.id,
+                    kind=msg.kind,
+                    occurred_at=msg.occurred_at,
+                    source=msg.source,
+                    data=msg.data,
+                    container_no=container_no(msg.data.get("container_no")),
+                )
         touch_device(
             session,
             batch,
@@ -437,6 +453,15 @@ class IngestService:
                     raised_at=at,
                 )
             )
+
+    def due_commands(self) -> list[tuple[str, CommandMessage]]:
+        """Expire what is overdue and claim the commands to publish now (committed)."""
+        now = self.clock()
+        with self.db.session() as session:
+            commands.expire(session, now)
+            due = commands.claim_due(session, now)
+            session.commit()
+        return due
 
     def check(self) -> None:
         """Periodic: offline after three missed health intervals; overdue gaps → alarms."""

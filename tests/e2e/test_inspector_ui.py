@@ -15,7 +15,7 @@ from central.db import Audit, Database
 from central.ingest import IngestService
 from central.settings import Settings
 from central.users import add_user
-from tests.central_messages import event_msg, file_init, send_event, send_file
+from tests.central_messages import SITE, event_msg, file_init, send_event, send_file
 from tests.e2e.browser import serve_central
 
 pytest_plugins = ["tests.central_fixtures", "tests.e2e.browser"]
@@ -80,3 +80,89 @@ def test_inspector_signs_in_finds_and_plays_a_clip(
     pg.click("nav button[data-view=events]")
     pg.wait_for_selector("#table tbody tr")
     assert "Manual mark" in pg.locator("#table tbody").inner_text()
+
+
+def test_inspector_finds_a_loading_by_container_and_plays_its_video(
+    central_settings: Settings,
+    central_db: Database,
+    ingest: IngestService,
+    clip_video: bytes,
+    page: Page,
+) -> None:
+    with central_db.session() as session:
+        add_user(session, "inspector", PASSWORD, "admin", actor="test")
+        session.commit()
+    facts = {"session_id": "S1", "container_no": "MSCU1234565", "vehicle_plate": "鲁B12345"}
+    start = event_msg(seq=1, kind="loading_start", camera=None)
+    end = event_msg(seq=2, kind="loading_end", camera=None)
+    for msg in (start, end):
+        send_event(ingest, msg.model_copy(update={"data": facts}))
+    other = event_msg(seq=3, kind="loading_start", camera=None)
+    send_event(ingest, other.model_copy(update={"data": {"session_id": "S2"}}))
+    piece = file_init(clip_video, seq=4, event_ids=[start.id, end.id])
+    send_file(ingest, piece, clip_video)
+    with serve_central(central_settings) as url:
+        pg = page
+        pg.goto(url)
+        pg.fill("input[name=username]", "inspector")
+        pg.fill("input[name=password]", PASSWORD)
+        pg.click("#login button[type=submit]")
+        pg.wait_for_selector("#table tbody tr")
+        pg.click("nav button[data-view=loading-sessions]")
+        assert pg.locator("#filters input[name=camera]").is_hidden()
+        pg.fill("input[name=container]", "mscu1234565")
+        pg.click("#filters button[type=submit]")
+        pg.wait_for_function(
+            "document.querySelectorAll('#table tbody tr').length === 1"
+            " && document.querySelector('#table tbody').innerText.includes('MSCU1234565')"
+        )
+        assert "鲁B12345" in pg.locator("#table tbody tr").first.inner_text()
+        pg.locator("#table tbody tr").first.click()
+        pg.wait_for_selector("#session-clip-list button")
+        assert pg.locator("#session-clip-list button").count() == 1
+        pg.locator("#session-clip-list button").first.click()
+        pg.wait_for_function("document.querySelector('#player').readyState >= 1", timeout=15000)
+        assert 3.5 <= pg.evaluate("document.querySelector('#player').duration") <= 4.5
+    with central_db.session() as session:
+        seen = session.execute(
+            select(Audit.actor).where(Audit.action == "loading_session.view")
+        ).all()
+    assert ("inspector",) in seen
+
+
+def test_inspector_asks_a_site_for_recorded_video(
+    central_settings: Settings, central_db: Database, ingest: IngestService, page: Page
+) -> None:
+    with central_db.session() as session:
+        add_user(session, "inspector", PASSWORD, "admin", actor="test")
+        session.commit()
+    send_event(ingest, event_msg(seq=1, kind="mark"))  # the site's box has reported
+    with serve_central(central_settings) as url:
+        pg = page
+        pg.goto(url)
+        pg.fill("input[name=username]", "inspector")
+        pg.fill("input[name=password]", PASSWORD)
+        pg.click("#login button[type=submit]")
+        pg.wait_for_selector("#nav:not([hidden])")
+        pg.click("nav button[data-view=upload-requests]")
+        form = pg.locator("#request-form")
+        assert form.is_visible() and pg.locator("#filters input[name=camera]").is_hidden()
+        form.locator("input[name=site]").fill(SITE)
+        form.locator("input[name=camera]").fill("cam-1")
+        form.locator("input[name=start]").fill("2026-11-27T08:00:00")
+        form.locator("input[name=end]").fill("2026-11-27T08:05:00")
+        form.locator("input[name=reason]").fill("复查")
+        form.locator("button[type=submit]").click()
+        pg.wait_for_function(
+            "document.querySelector('#table tbody').innerText.includes('排队中')"
+        )  # no ingest runs here to publish it: it stays queued
+        assert "cam-1" in pg.locator("#table tbody tr").first.inner_text()
+        form.locator("input[name=site]").fill("no-such-site")
+        form.locator("button[type=submit]").click()
+        pg.wait_for_function("document.querySelector('#request-error').textContent.length > 0")
+        assert pg.locator("#request-error").inner_text().startswith("调阅请求被拒绝")
+    with central_db.session() as session:
+        asked = session.execute(
+            select(Audit.actor).where(Audit.action == "upload_request.create")
+        ).all()
+    assert asked == [("inspector",)]

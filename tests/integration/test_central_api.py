@@ -7,6 +7,7 @@ import io
 import os
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, quote, urlparse
 
 import jwt
@@ -18,6 +19,7 @@ from sqlalchemy import select, update
 
 from central import audit
 from central.api import create_app
+from central.ca import CertificateAuthority
 from central.cli import main as cli_main
 from central.db import Audit, Database, User
 from central.ingest import IngestService
@@ -325,3 +327,18 @@ def test_inspector_ui_is_served_in_chinese_by_default(client: TestClient) -> Non
 def test_nul_in_a_url_is_a_client_error(client: TestClient, auth: dict[str, str], url: str) -> None:
     response = client.get(url, headers=auth)
     assert response.status_code == 400 and "NUL" in response.json()["detail"]
+
+
+def test_metrics_report_when_the_brokers_crl_expires(
+    central_settings: Settings, central_db: Database, tmp_path: Path
+) -> None:
+    authority = CertificateAuthority.init(tmp_path / "ca")
+    issued = authority.issue_crl(30)
+    settings = central_settings.model_copy(update={"crl_file": authority.crl_file})
+    with TestClient(create_app(settings, central_db)) as crl_client:
+        text = crl_client.get("/metrics").text
+        assert "reeferwatch_crl_readable 1" in text
+        expected = f"reeferwatch_crl_next_update_seconds {issued.next_update_utc.timestamp():.0f}"
+        assert expected in text
+        authority.crl_file.write_text("not a CRL")
+        assert "reeferwatch_crl_readable 0" in crl_client.get("/metrics").text

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -309,3 +310,44 @@ def edge_outbox_drained(config: Path) -> bool:
         return (
             db.execute("select count(*) from outbox where state != 'delivered'").fetchone()[0] == 0
         )
+
+
+def test_inspector_asks_for_a_recorded_window_and_receives_it(
+    tmp_path: Path, broker: Broker, central: Central, ffmpeg: str, edge_process: list
+) -> None:
+    """Historical playback on demand: API → command (published by ingest) → the box cuts the
+    window from its recording → the clip arrives verified and the request says delivered."""
+    central.start("ingest")
+    central.start("serve")
+    config = write_edge_config(tmp_path, broker)
+    central.trust_edge(config)
+    start_edge(config, edge_process)
+    with central.client() as api:
+        wait_for(lambda: len(edge_segments(config)) >= 4, 60, "four closed segments on the edge")
+        wait_for(lambda: api.get("/api/v1/devices").json(), 30, "the box to report")
+        end = datetime.now(timezone.utc) - timedelta(seconds=2)
+        window = {"camera": "dock1", "start": (end - timedelta(seconds=4)).isoformat(),
+                  "end": end.isoformat(), "reason": "复查装箱过程"}  # fmt: skip
+        created = api.post("/api/v1/sites/site01/upload-requests", json=window)
+        assert created.status_code == 202, created.text
+        request_id = created.json()["id"]
+        assert created.json()["status"] == "queued"
+
+        def delivered() -> dict[str, Any] | None:
+            body = api.get(f"/api/v1/upload-requests/{request_id}").json()
+            return body if body["status"] == "delivered" else None
+
+        body = wait_for(delivered, 90, "the requested window at central")
+        clip = body["clip"]
+        assert clip["kind"] == "window" and clip["camera"] == "dock1" and clip["verified"]
+        assert clip["id"] == body["file_id"]
+        assert clip["sha256"] in edge_clip_hashes(config).values()
+        video = api.get(f"/api/v1/clips/{clip['id']}/video")
+        downloaded = tmp_path / "window.mp4"
+        downloaded.write_bytes(video.content)
+        assert 3.0 <= ffprobe_duration(downloaded) <= 7.0  # keyframe-aligned stream copy
+        mine = api.get("/api/v1/upload-requests", params={"mine": True}).json()["items"]
+        assert [r["id"] for r in mine] == [request_id]
+        too_long = {**window, "start": (end - timedelta(minutes=31)).isoformat()}
+        refused = api.post("/api/v1/sites/site01/upload-requests", json=too_long)
+        assert refused.status_code == 422 and "too long" in refused.text

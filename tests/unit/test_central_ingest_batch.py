@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
@@ -103,3 +104,29 @@ def test_chunks_of_a_file_in_progress_ack_the_cumulative_ranges(
         ]
     )
     assert [list(r) for r in out[0][1].files[0].ranges] == [[0, 2048], [3072, 4096]]
+
+
+def test_a_clip_gets_its_retention_class_from_the_events_it_backs(
+    ingest: IngestService, central_db: Database
+) -> None:
+    reject, mark = event_msg(seq=1), event_msg(seq=2, kind="mark")
+    inits = []
+    for seq, event in ((3, reject), (4, mark)):
+        data = os.urandom(2048)
+        init = file_init(data, seq=seq, event_ids=[event.id])
+        inits.append(init)
+        batch = [(topics.up(SITE, DEVICE, "event"), codec.encode(event))]  # one batch with it
+        batch.append((topics.file_init(SITE, DEVICE, init.file_id), codec.encode(init)))
+        batch += [
+            (topics.file_chunk(SITE, DEVICE, init.file_id, off), data[off : off + 1024])
+            for off in (0, 1024)
+        ]
+        batch.append((topics.file_fin(SITE, DEVICE, init.file_id), codec.encode(fin_for(init))))
+        ingest.handle_batch(batch)
+    with central_db.session() as session:
+        anomaly, standard = (session.get(Clip, i.file_id) for i in inits)
+    assert anomaly is not None and standard is not None
+    assert anomaly.retention_class == "anomaly" and standard.retention_class == "standard"
+    for clip, days in ((anomaly, 1096), (standard, 180)):
+        assert clip.retain_until is not None
+        assert clip.retain_until - clip.received_at == timedelta(days=days)

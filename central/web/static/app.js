@@ -1,4 +1,5 @@
-/* Inspector UI: sign in, search clips and events, play and download clips. No build step. */
+/* Inspector UI: sign in, search clips, events and loading sessions, play and download clips.
+   No build step. */
 "use strict";
 const API = "/api/v1";
 const state = {
@@ -22,7 +23,21 @@ const COLUMNS = {
     ["col.camera", (e) => e.camera || "—"], ["col.kind", (e) => t("kind." + e.kind)],
     ["col.clock", (e) => badge(e.clock_synced, "synced", "unsynced")],
   ],
+  "loading-sessions": [
+    ["col.time", (s) => when(s.started_at)], ["col.site", (s) => s.site],
+    ["col.container", (s) => s.container_no || "—"], ["col.plate", (s) => s.vehicle_plate || "—"],
+    ["col.seals", (s) => s.seal_numbers.join(", ") || "—"],
+    ["col.duration", (s) => (s.ended_at ? seconds(s.started_at, s.ended_at) : t("session.open"))],
+  ],
+  "upload-requests": [
+    ["col.asked", (r) => when(r.issued_at)], ["col.site", (r) => r.site], ["col.camera", (r) => r.camera],
+    ["col.window", (r) => `${when(r.start)} – ${seconds(r.start, r.end)}`],
+    ["col.status", (r) => badge(!["failed", "expired"].includes(r.status), "status." + r.status, "status." + r.status)],
+    ["col.detail", (r) => r.detail || "—"],
+  ],
 };
+const PENDING = ["queued", "sent", "accepted"];
+let refreshTimer = null;
 
 function when(iso) { return iso ? new Date(iso).toLocaleString(LANG === "zh" ? "zh-CN" : "en-GB") : "—"; }
 function seconds(a, b) { return ((new Date(b) - new Date(a)) / 1000).toFixed(1) + " s"; }
@@ -138,7 +153,7 @@ function query() {
   const params = new URLSearchParams();
   const form = new FormData($("#filters"));
   for (const [key, value] of form.entries()) {
-    if (!value || (key === "kind" && state.view !== "events")) continue;
+    if (!value || $(`#filters [name=${key}]`).closest("label").hidden) continue;
     params.set(key, key === "start" || key === "end" ? new Date(value).toISOString() : value);
   }
   if (state.cursor) params.set("cursor", state.cursor);
@@ -153,6 +168,10 @@ async function load(fresh) {
   const page = await api(`${API}/${state.view}?${query()}`);
   for (const item of page.items) $("#table tbody").append(row(item));
   state.cursor = page.next_cursor;
+  clearTimeout(refreshTimer);
+  if (state.view === "upload-requests" && page.items.some((r) => PENDING.includes(r.status))) {
+    refreshTimer = setTimeout(() => { if (state.view === "upload-requests") load(true); }, 3000);
+  }
   $("#more").hidden = !page.next_cursor;
   $("#empty").hidden = $("#table tbody").children.length > 0;
 }
@@ -169,11 +188,45 @@ function row(item) {
     document.querySelectorAll("tbody tr.selected").forEach((r) => r.classList.remove("selected"));
     tr.classList.add("selected");
     if (state.view === "clips") showClip(item);
+    if (state.view === "loading-sessions") showSession(item);
+    if (state.view === "upload-requests" && item.clip) showClip(item.clip);
   });
   return tr;
 }
 
-async function showClip(clip) {
+function showFacts(facts) {
+  $("#facts").replaceChildren(...facts.flatMap(([k, v]) => {
+    const dt = document.createElement("dt"); dt.textContent = t(k);
+    const dd = document.createElement("dd"); dd.textContent = v;
+    return [dt, dd];
+  }));
+}
+
+/* A loading session: its facts and the clips covering it; a clip plays when chosen. */
+async function showSession(item) {
+  const session = await api(`${API}/loading-sessions/${encodeURIComponent(item.id)}`);
+  $("#player").hidden = true; $("#download").hidden = true;
+  showFacts([["col.container", session.container_no || "—"], ["col.plate", session.vehicle_plate || "—"],
+    ["col.seals", session.seal_numbers.join(", ") || "—"], ["fact.start", when(session.started_at)],
+    ["fact.end", session.ended_at ? when(session.ended_at) : t("session.open")]]);
+  const list = $("#session-clip-list");
+  list.replaceChildren(...session.clips.map((clip) => {
+    const li = document.createElement("li");
+    const button = document.createElement("button");
+    button.className = "secondary";
+    button.textContent = `${clip.camera} · ${when(clip.start)} · ${seconds(clip.start, clip.end)}`;
+    button.addEventListener("click", () => showClip(clip, true));
+    li.append(button);
+    return li;
+  }));
+  $("#session-no-clips").hidden = session.clips.length > 0;
+  $("#session-clips").hidden = false;
+  $("#detail").hidden = false;
+}
+
+async function showClip(clip, inSession = false) {
+  $("#session-clips").hidden = !inSession;
+  $("#player").hidden = false; $("#download").hidden = false;
   const link = await api(`${API}/clips/${encodeURIComponent(clip.id)}/video-url`);
   $("#player").src = link.url;
   $("#download").href = link.url;
@@ -181,18 +234,40 @@ async function showClip(clip) {
   const facts = [["fact.name", clip.name], ["fact.start", when(clip.start)], ["fact.end", when(clip.end)],
     ["fact.sha256", clip.sha256], ["fact.events", (clip.event_ids || []).join(", ") || "—"],
     ["fact.received", when(clip.received_at)]];
-  $("#facts").replaceChildren(...facts.flatMap(([k, v]) => {
-    const dt = document.createElement("dt"); dt.textContent = t(k);
-    const dd = document.createElement("dd"); dd.textContent = v;
-    return [dt, dd];
-  }));
+  if (!inSession) showFacts(facts);
   $("#detail").hidden = false;
+}
+
+/* Each filter applies to the views its label names in data-views (all views without it). */
+function showFilters() {
+  document.querySelectorAll("#filters label[data-views]").forEach((el) => {
+    el.hidden = !el.dataset.views.split(" ").includes(state.view);
+  });
+}
+
+/* Ask a site's box for a recorded window of one camera; the list below follows it. */
+async function requestWindow(event) {
+  event.preventDefault();
+  const form = new FormData(event.target);
+  const body = { camera: form.get("camera"), start: new Date(form.get("start")).toISOString(),
+    end: new Date(form.get("end")).toISOString(), reason: form.get("reason") || null };
+  const site = encodeURIComponent(form.get("site"));
+  const response = await authorised(`${API}/sites/${site}/upload-requests`, {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  if (!response.ok) {
+    const detail = await response.json().then((b) => b.detail, () => "");
+    $("#request-error").textContent = t("req.refused") + ": " + (typeof detail === "string" ? detail : response.status);
+    return;
+  }
+  $("#request-error").textContent = "";
+  load(true);
 }
 
 function switchView(view) {
   state.view = view;
+  $("#request-form").hidden = view !== "upload-requests";
   document.querySelectorAll("nav .tab").forEach((b) => b.classList.toggle("active", b.dataset.view === view));
-  document.querySelectorAll(".events-only").forEach((el) => { el.hidden = view !== "events"; });
+  showFilters();
   $("#detail").hidden = true;
   load(true);
 }
@@ -204,7 +279,7 @@ document.addEventListener("DOMContentLoaded", () => {
     if (!$("#browser").hidden) load(true);
   });
   applyStrings();
-  document.querySelectorAll(".events-only").forEach((el) => { el.hidden = true; });
+  showFilters();
   $("#login").addEventListener("submit", signIn);
   $("#logout").addEventListener("click", () => logOut());
   $("#terminal").addEventListener("submit", (e) => {
@@ -217,6 +292,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#terminal-clear").addEventListener("click", () => { localStorage.removeItem("rw.terminal"); showTerminal(); });
   showTerminal();
   $("#filters").addEventListener("submit", (e) => { e.preventDefault(); load(true); });
+  $("#request-form").addEventListener("submit", requestWindow);
   $("#more").addEventListener("click", () => load(false));
   document.querySelectorAll("nav .tab").forEach((b) => b.addEventListener("click", () => switchView(b.dataset.view)));
   if (state.token) { scheduleRenew(); showBrowser(); }
