@@ -82,6 +82,15 @@ def test_inspector_signs_in_finds_and_plays_a_clip(
     assert "Manual mark" in pg.locator("#table tbody").inner_text()
 
 
+def sign_in(page: Page, url: str) -> Page:
+    """Open the UI at ``url`` and sign in as the national inspector."""
+    page.goto(url)
+    page.fill("input[name=username]", "inspector")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login button[type=submit]")
+    return page
+
+
 def test_inspector_finds_a_loading_by_container_and_plays_its_video(
     central_settings: Settings,
     central_db: Database,
@@ -102,11 +111,7 @@ def test_inspector_finds_a_loading_by_container_and_plays_its_video(
     piece = file_init(clip_video, seq=4, event_ids=[start.id, end.id])
     send_file(ingest, piece, clip_video)
     with serve_central(central_settings) as url:
-        pg = page
-        pg.goto(url)
-        pg.fill("input[name=username]", "inspector")
-        pg.fill("input[name=password]", PASSWORD)
-        pg.click("#login button[type=submit]")
+        pg = sign_in(page, url)
         pg.wait_for_selector("#table tbody tr")
         pg.click("nav button[data-view=loading-sessions]")
         assert pg.locator("#filters input[name=camera]").is_hidden()
@@ -138,11 +143,7 @@ def test_inspector_asks_a_site_for_recorded_video(
         session.commit()
     send_event(ingest, event_msg(seq=1, kind="mark"))  # the site's box has reported
     with serve_central(central_settings) as url:
-        pg = page
-        pg.goto(url)
-        pg.fill("input[name=username]", "inspector")
-        pg.fill("input[name=password]", PASSWORD)
-        pg.click("#login button[type=submit]")
+        pg = sign_in(page, url)
         pg.wait_for_selector("#nav:not([hidden])")
         pg.click("nav button[data-view=upload-requests]")
         form = pg.locator("#request-form")

@@ -106,3 +106,23 @@ def test_times_at_the_ends_of_the_calendar_are_no_server_error(
 ) -> None:
     for params in ({"start": at}, {"end": at}):
         assert api.get(route, params=params).status_code in (200, 400, 422)
+
+
+def test_clips_of_several_event_kinds_at_once(api: TestClient, ingest: IngestService) -> None:
+    reject, broken, mark = (
+        event_msg(seq=1),
+        event_msg(seq=2, kind="seal_broken"),
+        event_msg(seq=3, kind="mark"),
+    )
+    inits = []
+    for seq, event in enumerate((reject, broken, mark), start=4):
+        send_event(ingest, event)
+        body = os.urandom(1500)
+        init = file_init(body, seq=seq, event_ids=[event.id])
+        send_file(ingest, init, body)
+        inits.append(init)
+    kinds = [("event_kind", "metal_detector_reject"), ("event_kind", "seal_broken")]
+    found = api.get("/api/v1/clips", params=kinds).json()["items"]
+    assert {c["id"] for c in found} == {inits[0].file_id, inits[1].file_id}
+    too_many = [("event_kind", "mark")] * 17
+    assert api.get("/api/v1/clips", params=too_many).status_code == 422
