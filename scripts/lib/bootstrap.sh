@@ -37,6 +37,7 @@ ensure_system_programs() {
         command -v mmdebstrap >/dev/null || want+=(mmdebstrap)  # the .deb in a Debian rootfs
         command -v zstd >/dev/null || want+=(zstd)
         command -v parted >/dev/null || [ -x /usr/sbin/parted ] || want+=(parted)  # pi-storage test
+        command -v udevadm >/dev/null || [ -x /usr/bin/udevadm ] || want+=(udev)  # pi-storage test
         [ -x /usr/bin/python3 ] || want+=(python3)
     fi
     [ ${#want[@]} -eq 0 ] || apt_install "${want[@]}"
