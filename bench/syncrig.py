@@ -5,7 +5,7 @@ clip through ``SyncClient``, and the raw paho baseline.
 does, across edge restarts), answers every init with them, acks each chunk with the file's held
 ranges, acks ``complete`` after a fin that covers the file and acks each event by id. Like
 central's ingest worker it handles what has queued up as one batch on a thread of its own and
-publishes the batch's acks merged (``central.ingest.service.merge_acks``): one ack per batch,
+publishes the batch's acks merged (``central.ingest.batch.merge_acks``): one ack per batch,
 not one per chunk. It records the outbox seq of every item the first time it starts (first
 event message, first init), in arrival order; the bytes of chunks it already held (received
 twice); chunk arrival times; and the bytes on ``RAW_TOPIC``, where the raw baselines publish.
@@ -30,8 +30,8 @@ from typing import Any, Protocol
 
 import paho.mqtt.client as mqtt
 
+from central.ingest.batch import merge_acks
 from central.ingest.runner import BATCH_MAX_MESSAGES
-from central.ingest.service import merge_acks
 from edge.config import EdgeConfig, parse_config
 from edge.store import Store
 from edge.sync import SyncClient

@@ -5,19 +5,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from central import commands, loadingsessions
 from central.blobs import FileBlobStore
 from central.db.engine import Database
-from central.db.models import Alarm, Device, Event, Transfer
+from central.db.models import Alarm, Device, Transfer
 from central.db.types import offset_minutes, utcnow
 from central.ingest import manifests
+from central.ingest.batch import (
+    Batch,
+    Outgoing,
+    insert_events,
+    merge_acks,
+    prefetch,
+    touch_device,
+)
 from central.ingest.metrics import IngestMetrics
 from central.ingest.transfers import TransferHandler
 from wire import codec, ranges, topics
@@ -27,78 +34,12 @@ from wire.models import (
     CommandMessage,
     CommandResult,
     EventMessage,
-    FileAck,
     FileInit,
     HealthMessage,
     StatusMessage,
 )
 
 log = logging.getLogger(__name__)
-
-Outgoing = tuple[str, AckMessage]
-
-
-def touch_device(
-    session: Session,
-    batch: Batch,
-    site: str,
-    device: str,
-    *,
-    clock_synced: bool | None = None,
-    seq: int | None = None,
-    status: str | None = "online",
-    version: str | None = None,
-    at: datetime | None = None,
-) -> Device:
-    """Create or update the devices row of (site, device), loaded (locked) once per batch."""
-    row = batch.devices.get((site, device))
-    if row is None:
-        row = session.get(Device, (site, device), with_for_update=True)
-        if row is None:
-            row = Device(site_id=site, device_id=device, last_seq=0, clock_synced=False)
-            session.add(row)
-        batch.devices[(site, device)] = row
-    row.last_seen = at or utcnow()
-    if clock_synced is not None:
-        row.clock_synced = clock_synced
-    if seq is not None:
-        row.last_seq = max(row.last_seq or 0, seq)
-    if status is not None:
-        row.status = status
-    if version is not None:
-        row.version = version
-    return row
-
-
-@dataclass
-class Batch:
-    """What one transaction of ``IngestService`` has looked up or still has to do."""
-
-    homes: dict[tuple[str, str], str | None] = field(default_factory=dict)  # site binding
-    devices: dict[tuple[str, str], Device] = field(default_factory=dict)
-    seqs: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # to track at commit
-    events: set[str] = field(default_factory=set)  # event ids stored by this batch
-    stored: set[str] = field(default_factory=set)  # event ids of the batch stored before
-    new_events: list[dict[str, object]] = field(default_factory=list)  # rows to insert
-
-
-def merge_acks(acks: Sequence[Outgoing]) -> list[Outgoing]:
-    """One ``AckMessage`` per ack topic: event ids in order, the last ``FileAck`` per file
-    (a ``FileAck`` is cumulative, so the last one says everything the earlier ones did)."""
-    events: dict[str, dict[str, None]] = {}
-    files: dict[str, dict[str, FileAck]] = {}
-    for topic, ack in acks:
-        events.setdefault(topic, {}).update(dict.fromkeys(ack.events))
-        by_file = files.setdefault(topic, {})
-        for fa in ack.files:
-            by_file.pop(fa.file_id, None)  # re-insert: order of last change
-            by_file[fa.file_id] = fa
-    now = datetime.now(timezone.utc)
-    return [
-        (topic, AckMessage(sent_at=now, events=list(ids), files=list(files[topic].values())))
-        for topic, ids in events.items()
-        if ids or files[topic]
-    ]
 
 
 def container_no(value: object) -> str | None:
@@ -203,51 +144,23 @@ class IngestService:
             if topic.kind == "event"
         }
         with self.db.session() as session:
-            self._prefetch(session, batch, messages, decoded)
+            prefetch(session, batch, messages, decoded)
             acks: list[Outgoing] = []
             for i, (topic, payload) in enumerate(messages):
                 event = decoded.get(i)
                 if event is not None:
                     out = self._dispatch_event(session, batch, topic, event)
                 else:
-                    self._insert_events(session, batch)  # a file may name them
+                    insert_events(session, batch)  # a file may name them
                     out = self._dispatch(session, batch, topic, payload)
                 down = topics.down(topic.site, topic.device, "ack")
                 acks.extend((down, ack) for ack in out)
-            self._insert_events(session, batch)
+            insert_events(session, batch)
             for (site, device), seqs in batch.seqs.items():
                 self._track_seqs(session, batch, site, device, seqs)
             session.commit()
         self.metrics.batch(len(messages))
         return merge_acks(acks)
-
-    @staticmethod
-    def _insert_events(session: Session, batch: Batch) -> None:
-        """The batch's new events so far, as one multi-row INSERT (not an ORM object each)."""
-        if batch.new_events:
-            session.execute(insert(Event), batch.new_events)
-            batch.new_events = []
-
-    @staticmethod
-    def _prefetch(
-        session: Session,
-        batch: Batch,
-        messages: Sequence[tuple[topics.Topic, bytes]],
-        events: dict[int, EventMessage],
-    ) -> None:
-        """One query each for what the batch's messages look up: site bindings, device rows
-        (locked, as ``touch_device`` would) and which of its events are stored already."""
-        keys = {(topic.site, topic.device) for topic, _ in messages}
-        batch.homes = manifests.homes_elsewhere(session, keys)
-        devices = session.scalars(
-            select(Device)
-            .where(tuple_(Device.site_id, Device.device_id).in_(keys))
-            .with_for_update()
-        )
-        batch.devices = {(row.site_id, row.device_id): row for row in devices}
-        if events:
-            ids = {msg.id for msg in events.values()}
-            batch.stored = set(session.scalars(select(Event.id).where(Event.id.in_(ids))))
 
     def _dispatch_event(
         self, session: Session, batch: Batch, topic: topics.Topic, msg: EventMessage
