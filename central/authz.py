@@ -11,10 +11,12 @@ A user belongs to an org unit and has a role:
 
 - **Audit lines** are for admins only: a national admin reads every line; a level-2 or
   level-3 admin reads the lines whose actor is a user of their subtree, or whose target is
-  a user, org unit, site, camera or device (``site/…``), clip or transfer of their subtree —
-  which kind of thing a target names follows from the action (``AUDIT_TARGETS``). Lines
-  about nothing in the tree (certificate authority, terminals, rate limits of an address,
-  bulk imports) are national only.
+  a user, org unit, site, camera, zone or device (``site/…``), clip or transfer of their
+  subtree — which kind of thing a target names follows from the action (``AUDIT_TARGETS``).
+  A clip line that records its clip's site in its detail (``clip.delete``: the clip is gone)
+  is scoped by that site, not by looking the clip up. Lines about nothing in the tree
+  (certificate authority, terminals, rate limits of an address, bulk imports) are national
+  only.
 
 ``Scope.of(session, user)`` computes this once per request; routes turn it into SQL with
 ``sites_clause`` / ``cameras_clause`` / ``audit_clause`` and check single rows with
@@ -43,7 +45,7 @@ AUDIT_TARGETS = {
     "user": ("user.", "grant."),  # a user name
     "org": ("org.",),  # an org unit code
     "site": ("site.",),  # a site id
-    "site/": ("camera.", "device.", "ca."),  # "site/camera", "site/device"
+    "site/": ("camera.", "zone.", "device.", "ca."),  # "site/camera", "site/zone", "site/device"
     "clip": ("clip.",),  # a clip id
     "transfer": ("transfer.",),  # a transfer (file) id
 }
@@ -153,12 +155,17 @@ class Scope:
         def about(kind: str) -> ColumnElement[bool]:
             return or_(*(Audit.action.startswith(prefix) for prefix in AUDIT_TARGETS[kind]))
 
+        # the site a clip line recorded (the clip may be gone); lines without one: the clip's
+        recorded_site = Audit.detail["site"].as_string()
+        clip_site = or_(
+            recorded_site.in_(sites), and_(recorded_site.is_(None), Audit.target.in_(clips))
+        )
         return or_(
             Audit.actor.in_(users),
             and_(or_(Audit.action.in_(AUDIT_USER_ACTIONS), about("user")), Audit.target.in_(users)),
             and_(about("org"), Audit.target.in_(codes)),
             and_(about("site"), Audit.target.in_(sites)),
             and_(about("site/"), Audit.target.contains("/"), _SiteOf(Audit.target).in_(sites)),
-            and_(about("clip"), Audit.target.in_(clips)),
+            and_(about("clip"), clip_site),
             and_(about("transfer"), Audit.target.in_(transfers)),
         )

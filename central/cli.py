@@ -1,5 +1,5 @@
 """``reeferwatch-central``: serve, ingest, migrate, user add / user disable, ca, device,
-retention."""
+retention, zone."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from types import FrameType
 
 from pydantic import ValidationError
 
-from central import cli_ca, cli_org, cli_retention
+from central import cli_ca, cli_org, cli_retention, cli_zone
 from central.audit import verify_chain
 from central.blobs import FileBlobStore
 from central.cli_auth import add_auth_parsers, is_auth_command, run_auth_command
@@ -59,6 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     disable = user_sub.add_parser("disable", help="disable a user")
     disable.add_argument("username")
     cli_org.add_parsers(sub, user_sub)
+    cli_zone.add_parsers(sub)
     add_auth_parsers(sub, user_sub)
 
     audit_cmd = sub.add_parser("audit", help="audit log tools")
@@ -167,6 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_auth_command(settings, args)
         elif cli_org.handles(args):
             return cli_org.run(settings, args)
+        elif cli_zone.handles(args):
+            return cli_zone.run(settings, args)
         elif cli_retention.handles(args):
             return cli_retention.run(settings, args)
         else:

@@ -1,8 +1,11 @@
-"""The supervision tree and what hangs off it: org units, sites, cameras and monitors' grants.
+"""The supervision tree and what hangs off it: org units, sites, zones, cameras and
+monitors' grants.
 
 Rules: a unit's level is its parent's plus one (1 national → 2 provincial → 3 branch);
-sites belong to level-3 units; a grant names a camera of a registered site inside the
-granted user's subtree. Every change is an audit line. Errors name the offending value.
+sites belong to level-3 units; a zone (a monitored area: loading dock, cold store …) belongs
+to one site and its code is unique there; a camera lies in no zone or in a zone of its own
+site; a grant names a camera of a registered site inside the granted user's subtree. Every
+change is an audit line. Errors name the offending value.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central import audit
-from central.db.models import Camera, Grant, OrgUnit, Site, User
+from central.db.models import Camera, Grant, OrgUnit, Site, User, Zone
 from wire import topics
 from wire.errors import StoreError, WireError
 
@@ -87,6 +90,55 @@ def add_camera(
     session.add(camera)
     session.flush()
     audit.append(session, actor, "camera.add", f"{site_id}/{camera_id}", {"ptz": ptz})
+    return camera
+
+
+def check_zone(code: str, name: str) -> None:
+    """Raise ``WireError`` naming the problem with a zone's code or name."""
+    topics.check_id(code, "zone")
+    if not name.strip() or len(name) > 200:
+        raise WireError(f"zone {code}: the name must be 1-200 characters")
+
+
+def zone_by_code(session: Session, site_id: str, code: str) -> Zone | None:
+    return session.scalars(select(Zone).where(Zone.site_id == site_id, Zone.code == code)).first()
+
+
+def add_zone(session: Session, site_id: str, code: str, name: str, actor: str) -> Zone:
+    """A zone of a registered site; audited as ``zone.add`` with the target ``site/code``."""
+    check_zone(code, name)
+    if session.get(Site, site_id) is None:
+        raise StoreError(f"no site {site_id!r}")
+    if zone_by_code(session, site_id, code) is not None:
+        raise StoreError(f"zone {site_id}/{code} exists already")
+    zone = Zone(site_id=site_id, code=code, name=name.strip())
+    session.add(zone)
+    session.flush()
+    detail = {"id": zone.id, "name": zone.name}
+    audit.append(session, actor, "zone.add", f"{site_id}/{code}", detail)
+    return zone
+
+
+def set_camera_zone(
+    session: Session, site_id: str, camera_id: str, zone_id: int | None, actor: str
+) -> Camera:
+    """Put a camera in a zone of its own site (``zone_id`` None: in no zone); audited as
+    ``camera.zone`` with the zone it was in (nothing is audited when it stays where it is).
+    ``WireError`` for an unknown zone or a zone of another site."""
+    camera = session.get(Camera, (site_id, camera_id))
+    if camera is None:
+        raise StoreError(f"no camera {site_id}/{camera_id}")
+    zone = session.get(Zone, zone_id) if zone_id is not None else None
+    if zone_id is not None and (zone is None or zone.site_id != site_id):
+        # the same words for an unknown zone and another site's: no hint of other sites
+        raise WireError(f"zone {zone_id} is not a zone of site {site_id!r}")
+    if camera.zone_id == zone_id:
+        return camera  # nothing changes, nothing is audited
+    was = session.get(Zone, camera.zone_id) if camera.zone_id is not None else None
+    camera.zone_id = zone_id
+    session.flush()
+    detail = {"zone": zone.code if zone else None, "was": was.code if was else None}
+    audit.append(session, actor, "camera.zone", f"{site_id}/{camera_id}", detail)
     return camera
 
 

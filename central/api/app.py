@@ -21,6 +21,7 @@ from central.api import (
     loadingsessions,
     sites,
     uploadrequests,
+    zones,
 )
 from central.api.deps import limit_threads
 from central.api.nulguard import RefuseNul
@@ -76,6 +77,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     api.include_router(devices.router)
     api.include_router(sites.orgs_router)
     api.include_router(sites.router)
+    api.include_router(zones.router)
     api.include_router(uploadrequests.router)
     api.include_router(audit.router)
     app.include_router(api)

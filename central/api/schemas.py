@@ -142,6 +142,11 @@ class UploadRequestIn(BaseModel):
     start: AwareDatetime
     end: AwareDatetime = Field(description="at most 30 minutes after start")
     reason: Annotated[str, AfterValidator(plain_text)] | None = Field(default=None, max_length=200)
+    device: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+        description="the box of the site to ask (a device of /devices); default: the one "
+        "heard from last",
+    )  # fmt: skip
 
 
 class UploadRequestOut(BaseModel):

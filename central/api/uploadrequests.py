@@ -53,8 +53,16 @@ def _clips(session: Session, rows: list[Command]) -> dict[str, Clip]:
     return {c.id: c for c in session.scalars(select(Clip).where(Clip.id.in_(ids)))}
 
 
-def _site_device(session: Session, site: str) -> str:
-    """The box that records ``site``: the one heard from last."""
+def _site_device(session: Session, site: str, chosen: str | None) -> str:
+    """The box to ask: ``chosen`` if it is a device of ``site`` (422 naming the problem
+    otherwise), else the one heard from last."""
+    if chosen is not None:
+        if session.get(Device, (site, chosen)) is None:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                detail=f"device {chosen!r} is not a device of site {site!r}",
+            )
+        return chosen
     device = session.scalars(
         select(Device.device_id)
         .where(Device.site_id == site)
@@ -75,20 +83,22 @@ def _site_device(session: Session, site: str) -> str:
 def create_upload_request(
     site_id: str, body: UploadRequestIn, scope: UserScope, session: DbSession
 ) -> UploadRequestOut:
-    """Anyone who may see the camera may ask for its recording (audited). The box answers
-    within seconds when online; the clip follows after every event and session clip."""
+    """Anyone who may see the camera may ask for its recording (audited). ``device`` picks
+    the site's box to ask (default: the one heard from last). The box answers within seconds
+    when online; the clip follows after every event and session clip."""
     if len(site_id) > 64 or not scope.allows(session, site_id, body.camera):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no camera {body.camera!r} here")
     try:
         args = commands.window_args(body.camera, body.start, body.end, body.reason)
     except WireError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
+    device = _site_device(session, site_id, body.device)
     row = commands.issue(
-        session, site=site_id, device=_site_device(session, site_id), kind=WINDOW, args=args,
+        session, site=site_id, device=device, kind=WINDOW, args=args,
         issued_by=scope.user.username, camera=body.camera,
     )  # fmt: skip
     audit.append(session, scope.user.username, "upload_request.create", row.id,
-                 {"site": site_id, **args})  # fmt: skip
+                 {"site": site_id, "device": device, **args})  # fmt: skip
     session.commit()
     return request_out(row, None)
 

@@ -15,9 +15,12 @@ from sqlalchemy import select
 
 from central import audit, orgs
 from central.api import create_app
+from central.blobs import FileBlobStore
 from central.db import Audit, Clip, Database
 from central.db.models import Transfer
 from central.db.types import utcnow
+from central.retention import Periods
+from central.retention_sweep import Sweeper
 from central.settings import Settings
 from central.users import add_user
 
@@ -194,3 +197,32 @@ def test_the_chain_still_verifies(world: World, central_db: Database) -> None:
     _all(world, "qd-admin")
     with central_db.session() as session:
         assert audit.verify_chain(session).ok
+
+
+def test_clip_deletions_stay_visible_to_the_subtree_of_the_clips_site(
+    world: World, central_db: Database, central_settings: Settings
+) -> None:
+    """The sweep's ``clip.delete`` lines are scoped by the site they record (the clip is gone,
+    there is nothing to look up): the admins of that site's subtree still read them, nobody
+    else does. A recorded site rules over a clip of that id that exists elsewhere."""
+    now = utcnow()
+    with central_db.session() as session:
+        for clip_id, site in (("gone-q", "q_1"), ("gone-x", "qx1")):
+            session.add(Clip(id=clip_id, site=site, device="edge-1", camera="c1", kind="clip",
+                             name="g.mp4", size=1, sha256="1" * 64, start=now,
+                             end=now + timedelta(seconds=5), event_ids=[], seq=2,
+                             clock_synced=True, received_at=now - timedelta(days=400),
+                             retain_until=now - timedelta(days=1)))  # fmt: skip
+        session.commit()
+    periods = Periods(standard_days=180, anomaly_days=1096, evidence_days=0)
+    report = Sweeper(central_db, FileBlobStore(central_settings.data_dir), periods).run()
+    assert report.deleted == 2
+    with central_db.session() as session:  # a line naming Qingdao's live clip, about Xiamen
+        audit.append(session, "retention", "clip.delete", "clip-q", {"site": "qx1"})
+        session.commit()
+    readers = {"nat-admin": {"gone-q", "gone-x", "clip-q"}, "sd-admin": {"gone-q"},
+               "qd-admin": {"gone-q"}, "xm-admin": {"gone-x", "clip-q"}}  # fmt: skip
+    for user, expected in readers.items():
+        lines = _all(world, user, "action=clip.delete")
+        assert {line["target"] for line in lines} == expected, user
+        assert all(line["actor"] == "retention" for line in lines)

@@ -3,7 +3,8 @@
 The tree: national → Shandong (p-sd) → Qingdao (b-qd) → site ``sd-1`` (cameras c1, c2);
 national → Fujian (p-fj) → Xiamen (b-xm) → site ``fj-1`` (c1); and ``loose``, a site that
 sends data but is registered under no unit. Each site has one event per camera, one
-camera-less event, one clip per camera and one device. ``EXPECTED`` says which (site,
+camera-less event, one clip per camera and one device; each registered site has one zone,
+``dock``, holding all its cameras. ``EXPECTED`` says which (site,
 camera) pairs each user sees; every route must agree with it. A route the table does not
 know fails the test, so a new route cannot skip authorisation unnoticed.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -23,6 +24,7 @@ from sqlalchemy import select
 from central import commands, orgs
 from central.api import create_app
 from central.db import Audit, Clip, Database
+from central.db.models import Zone
 from central.db.types import utcnow
 from central.ingest import IngestService
 from central.settings import Settings
@@ -59,6 +61,7 @@ class World:
     client: TestClient
     clips: dict[Pair, str]  # (site, camera) -> clip id
     tokens: dict[str, str]
+    docks: dict[str, int]  # registered site -> the id of its zone "dock"
 
     def get(self, user: str, url: str) -> object:
         response = self.client.get(url, headers={"Authorization": f"Bearer {self.tokens[user]}"})
@@ -74,8 +77,10 @@ def _build_tree(db: Database) -> None:
         orgs.add_unit(session, "b-xm", "厦门分支局", "p-fj", "test")
         for site, unit in (("sd-1", "b-qd"), ("fj-1", "b-xm")):
             orgs.add_site(session, site, unit, f"{site} 水产有限公司", "test")
+            dock = orgs.add_zone(session, site, "dock", "装货口", "test")
             for camera in CAMERAS[site]:
                 orgs.add_camera(session, site, camera, f"{site} {camera}", "test")
+                orgs.set_camera_zone(session, site, camera, dock.id, "test")
         for name, (role, org, grants, _) in USERS.items():
             add_user(session, name, PASSWORD, role, "test", org=org)
             for site, camera in grants:
@@ -152,7 +157,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                 )
                 assert response.status_code == 200, response.text
                 tokens[name] = response.json()["access_token"]
-            yield World(client, clips, tokens)
+            with db.session() as session:
+                docks = {z.site_id: z.id for z in session.scalars(select(Zone))}
+            yield World(client, clips, tokens, docks)
     if url_gen is not None:
         next(url_gen, None)
 
@@ -263,7 +270,7 @@ def check_audit(world: World, user: str, sees: set[Pair]) -> None:
             or ((kind in ("user", "grant") or action in AUTH_ACTIONS) and name in users)
             or (kind == "org" and name in units)
             or (kind == "site" and name in sites)
-            or (kind == "camera" and name.split("/")[0] in sites)
+            or (kind in ("camera", "zone") and name.split("/")[0] in sites)
             or (kind == "clip" and name in clips)
         )
 
@@ -273,7 +280,7 @@ def check_audit(world: World, user: str, sees: set[Pair]) -> None:
     assert added == sites - {"loose"}
 
 
-def _send(world: World, user: str, method: str, url: str, body: dict[str, str]) -> int:
+def _send(world: World, user: str, method: str, url: str, body: Mapping[str, object]) -> int:
     headers = {"Authorization": f"Bearer {world.tokens[user]}"}
     return world.client.request(method, url, headers=headers, json=body).status_code
 
@@ -334,6 +341,47 @@ def check_upload_request_create(world: World, user: str, sees: set[Pair]) -> Non
         assert code == (202 if (site, camera) in sees else 404), (user, site, camera)
 
 
+def check_site_zones(world: World, user: str, sees: set[Pair]) -> None:
+    """Every zone of a visible site, with the cameras of each the user may see."""
+    for site in ("sd-1", "fj-1", "loose"):
+        response = world.get(user, f"/api/v1/sites/{site}/zones")
+        if site == "loose" or not any(p[0] == site for p in sees):
+            assert response.status_code == 404, (user, site)  # type: ignore[attr-defined]
+            continue
+        zones = {z["code"]: z for z in response.json()}  # type: ignore[attr-defined]
+        assert zones["dock"]["id"] == world.docks[site]
+        visible = sorted(str(c) for s, c in sees if s == site and c is not None)
+        assert zones["dock"]["cameras"] == visible, (user, site)
+        assert all(not z["cameras"] for code, z in zones.items() if code != "dock")
+
+
+def check_zone_create(world: World, user: str, sees: set[Pair]) -> None:
+    """Admins add zones to the sites of their scope (404 beyond it, 409 for a code the site
+    has); monitors are refused."""
+    for site in ("sd-1", "fj-1", "loose", "nowhere"):
+        url, body = f"/api/v1/sites/{site}/zones", {"code": f"z-{user}", "name": "冷库"}
+        visible = site in CAMERAS and site != "loose" and any(p[0] == site for p in sees)
+        expected = 403 if USERS[user][0] != "admin" else 201 if visible else 404
+        assert _send(world, user, "POST", url, body) == expected, (user, site)
+        if expected == 201:
+            assert _send(world, user, "POST", url, body) == 409, (user, site)
+
+
+def check_camera_zone(world: World, user: str, sees: set[Pair]) -> None:
+    """Admins move the cameras of their scope between zones of the camera's own site (422 for
+    another site's zone); monitors are refused; nobody else learns a camera exists."""
+    for site, camera in world.clips:
+        url = f"/api/v1/sites/{site}/cameras/{camera}/zone"
+        visible = site != "loose" and (site, camera) in sees
+        expected = 403 if USERS[user][0] != "admin" else 200 if visible else 404
+        assert _send(world, user, "PUT", url, {"zone_id": None}) == expected, (user, site, camera)
+        if expected != 200:
+            continue
+        other = world.docks["fj-1" if site == "sd-1" else "sd-1"]
+        assert _send(world, user, "PUT", url, {"zone_id": other}) == 422
+        assert _send(world, user, "PUT", url, {"zone_id": world.docks[site]}) == 200
+
+
 # route (method, path) -> the check that proves its scoping
 TABLE = {
     ("GET", "/api/v1/events"): check_events,
@@ -347,6 +395,9 @@ TABLE = {
     ("GET", "/api/v1/sites"): check_sites,
     ("GET", "/api/v1/sites/{site_id}"): check_site_detail,
     ("GET", "/api/v1/sites/{site_id}/cameras"): check_site_cameras,
+    ("GET", "/api/v1/sites/{site_id}/zones"): check_site_zones,
+    ("POST", "/api/v1/sites/{site_id}/zones"): check_zone_create,
+    ("PUT", "/api/v1/sites/{site_id}/cameras/{camera_id}/zone"): check_camera_zone,
     ("GET", "/api/v1/orgs"): check_orgs,
     ("GET", "/api/v1/loading-sessions"): check_loading_sessions,
     ("GET", "/api/v1/loading-sessions/{session_id}"): check_loading_session_detail,
@@ -388,4 +439,5 @@ def test_route_shows_exactly_the_users_scope(world: World, route: tuple[str, str
 def test_route_refuses_anonymous(world: World, route: tuple[str, str]) -> None:
     path = route[1].replace("{clip_id}", "clip-sd-1-c1").replace("{site_id}", "sd-1")
     path = path.replace("{session_id}", "ls-sd-1").replace("{request_id}", "req-sd-1-c1")
+    path = path.replace("{camera_id}", "c1")
     assert world.client.request(route[0], path).status_code == 401

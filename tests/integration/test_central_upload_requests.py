@@ -1,5 +1,6 @@
 """``/api/v1/sites/{id}/upload-requests`` refusals: each bad request gets a 4xx that names
-the problem, and none of them queues a command."""
+the problem, and none of them queues a command; the box asked is the one heard from last, or
+the site's device the request names."""
 
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ from sqlalchemy import func, select
 
 from central.api import create_app
 from central.db import Database
-from central.db.models import Command
+from central.db.models import Audit, Command, Device
 from central.ingest import IngestService
 from central.settings import Settings
 from central.users import add_user
-from tests.central_messages import SITE, T0, event_msg, send_event
+from tests.central_messages import DEVICE, SITE, T0, event_msg, send_event
 
 pytest_plugins = ["tests.central_fixtures"]
 
@@ -62,12 +63,19 @@ def test_no_box_has_reported_yet(api: TestClient, central_db: Database) -> None:
         (_body(reason="\ud800"), "surrogate"),
         (_body(reason="   "), "blank"),
         ({**_body(), "camera": "../etc"}, "pattern"),
+        (_body(device="../etc"), "pattern"),
+        (_body(device=""), "at least 1 character"),
+        (_body(device="edge-9"), "device 'edge-9' is not a device of site 'site-1'"),
+        (_body(device="edge-2"), "device 'edge-2' is not a device of site 'site-1'"),
     ],
 )
 def test_a_bad_request_is_refused_with_its_reason(
     api: TestClient, ingest: IngestService, central_db: Database, body: dict, problem: str
 ) -> None:
     send_event(ingest, event_msg(seq=1))  # the box has reported
+    with central_db.session() as session:  # a box of another site
+        session.add(Device(site_id="site-2", device_id="edge-9", last_seen=T0))
+        session.commit()
     raw = json.dumps(body)  # ASCII: a lone surrogate travels as its \u escape
     response = api.post(URL, content=raw, headers={"Content-Type": "application/json"})
     assert response.status_code == 422, response.text
@@ -85,3 +93,38 @@ def test_a_good_request_is_queued_once(
     assert (body["status"], body["camera"], body["reason"]) == ("queued", "cam-1", "复查")
     assert api.get(f"/api/v1/upload-requests/{body['id']}").json()["status"] == "queued"
     assert _queued(central_db) == 1
+
+
+def _boxes(db: Database) -> None:
+    """Two boxes at the site: edge-1 heard from last, edge-2 an hour before."""
+    with db.session() as session:
+        session.add(Device(site_id=SITE, device_id=DEVICE, last_seen=T0))
+        session.add(Device(site_id=SITE, device_id="edge-2", last_seen=T0 - timedelta(hours=1)))
+        session.commit()
+
+
+def _asked(db: Database) -> tuple[str, object]:
+    """The device of the one queued command, and the device its audit line names."""
+    with db.session() as session:
+        (command,) = session.scalars(select(Command)).all()
+        line = session.scalars(select(Audit).where(Audit.action == "upload_request.create")).one()
+        return command.device, line.detail.get("device")
+
+
+def test_without_a_device_the_box_heard_from_last_is_asked(
+    api: TestClient, central_db: Database
+) -> None:
+    _boxes(central_db)
+    response = api.post(URL, json=_body())
+    assert response.status_code == 202 and response.json()["device"] == DEVICE
+    assert _asked(central_db) == (DEVICE, DEVICE)
+
+
+def test_a_request_may_name_the_box_of_the_site_to_ask(
+    api: TestClient, central_db: Database
+) -> None:
+    _boxes(central_db)
+    response = api.post(URL, json=_body(device="edge-2"))
+    assert response.status_code == 202, response.text
+    assert response.json()["device"] == "edge-2"
+    assert _asked(central_db) == ("edge-2", "edge-2")
