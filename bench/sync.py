@@ -44,6 +44,7 @@ from bench.recording import emit
 from bench.syncremote import RemoteReceiver, raw_seconds_remote
 from bench.syncrig import (
     Receiver,
+    SyncedEdge,
     chunks,
     edge_config,
     paired,
@@ -63,12 +64,11 @@ def throughput(workdir: Path, port: int, body: bytes, chunk: int, repeat: int) -
     with (
         RemoteReceiver(port) as remote,
         publisher(connect(port, "bench-raw")) as raw_client,
+        SyncedEdge(edge_config(workdir / "a", port, chunk, 0)) as edge,
     ):
         raw, synced, ratios = paired(
             lambda: raw_seconds_remote(raw_client, remote, chunks(body, chunk)),
-            lambda i: sync_seconds(
-                edge_config(workdir / f"a{i}", port, chunk, 0), remote, body, f"a{i}"
-            ),
+            lambda i: sync_seconds(edge, remote, body, f"a{i}"),
             repeat,
         )
     raw_mb_s, sync_mb_s = len(body) / raw / 1e6, len(body) / synced / 1e6
@@ -79,18 +79,17 @@ def throughput(workdir: Path, port: int, body: bytes, chunk: int, repeat: int) -
     with (
         Receiver(connect(port, "bench-receiver")) as receiver,
         publisher(connect(port, "bench-raw")) as raw_client,
+        SyncedEdge(edge_config(workdir / "p", port, chunk, 0)) as edge,
     ):
         raw, synced, ratios = paired(
             lambda: raw_seconds(raw_client, receiver, chunks(body, chunk)),
-            lambda i: sync_seconds(
-                edge_config(workdir / f"p{i}", port, chunk, 0), receiver, body, f"p{i}"
-            ),
+            lambda i: sync_seconds(edge, receiver, body, f"p{i}"),
             repeat,
         )
         emit("sync_throughput_ratio_one_process", raw / synced, "ratio", 1.0, pairs=ratios,
              note="edge and receiver share one interpreter")  # fmt: skip
-        capped = edge_config(workdir / "b", port, chunk, CAP_KBPS)
-        sync_seconds(capped, receiver, body[:10_000_000], "b")  # 4 s at 20 Mbit/s
+        with SyncedEdge(edge_config(workdir / "b", port, chunk, CAP_KBPS)) as capped:
+            sync_seconds(capped, receiver, body[:10_000_000], "b")  # 4 s at 20 Mbit/s
         arrivals = receiver.arrivals
     rate = sum(n for _, n in arrivals[1:]) / (arrivals[-1][0] - arrivals[0][0])
     target = CAP_KBPS * 1000 / 8

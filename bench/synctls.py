@@ -31,6 +31,7 @@ from bench.syncrig import (
     DEVICE,
     SITE,
     Receiver,
+    SyncedEdge,
     chunks,
     edge_config,
     paired,
@@ -141,16 +142,15 @@ def measure(workdir: Path, body: bytes, chunk: int, repeat: int) -> None:
         tls_broker(workdir, pki) as port,
         Receiver(tls_connect(port, "bench-central", pki.ca_file, pki.central)) as receiver,
         publisher(tls_connect(port, "bench-raw", pki.ca_file, pki.device)) as raw_client,
-    ):
+        SyncedEdge(edge_config(workdir / "edge", port, chunk, 0, host=HOST,
+                               ca_file=str(pki.ca_file), cert_file=str(pki.device.cert),
+                               key_file=str(pki.device.key))) as edge,
+    ):  # fmt: skip
         raw, synced, ratios = paired(
             lambda: raw_seconds(raw_client, receiver, chunks(body, chunk)),
-            lambda i: sync_seconds(edge_config(workdir / f"edge{i}", port, chunk, 0, host=HOST,
-                                               ca_file=str(pki.ca_file),
-                                               cert_file=str(pki.device.cert),
-                                               key_file=str(pki.device.key)),
-                                   receiver, body, f"tls{i}"),
+            lambda i: sync_seconds(edge, receiver, body, f"tls{i}"),
             repeat,
-        )  # fmt: skip
+        )
     raw_mb_s, sync_mb_s = len(body) / raw / 1e6, len(body) / synced / 1e6
     emit("sync_tls_mb_s", sync_mb_s, "MB/s", raw_mb_s, chunk=chunk, repeat=repeat,
          tls="shipped listener, client certificates, ACL")  # fmt: skip

@@ -102,12 +102,19 @@ class FileSender:
     def drive(self, item: OutboxItem) -> None:
         """Advance one outbox file: init, the next window of chunks, or fin. Chunks are
         published outside the lock: ``publish`` may sleep on the uplink's token bucket and
-        the network thread must still be able to apply acks meanwhile."""
-        for transfer, chunk in self._plan(item):
+        the network thread must still be able to apply acks meanwhile. The fin follows the
+        last chunk at once (``Transfer.fin_due``)."""
+        planned = self._plan(item)
+        for transfer, chunk in planned:
             data = transfer.read(chunk)
             self.publish(
                 topics.file_chunk(self.site, self.device, transfer.file_id, chunk[0]), data
             )
+        if planned:
+            with self.lock:
+                transfer = planned[0][0]
+                if self.transfers.get(transfer.file_id) is transfer and transfer.fin_due():
+                    self._send_fin(transfer)
 
     def _plan(self, item: OutboxItem) -> list[tuple[Transfer, tuple[int, int]]]:
         with self.lock:
@@ -125,9 +132,9 @@ class FileSender:
                 transfer.reset()
                 self._send_init(item, transfer)
                 return []
+            if transfer.fin_due():
+                self._send_fin(transfer)
             if transfer.complete_on_our_side:
-                if not transfer.fin_sent:
-                    self._send_fin(transfer)
                 return []
             chunks = transfer.next_chunks()
             for chunk in chunks:
@@ -185,4 +192,4 @@ class FileSender:
             raise TransferError(f"file {transfer.file_id}: no clip row")
         fin = FileFin(file_id=clip.file_id, size=clip.size, sha256=clip.sha256)
         self.publish(topics.file_fin(self.site, self.device, clip.file_id), codec.encode(fin))
-        transfer.fin_sent = True
+        transfer.on_fin_sent()

@@ -50,7 +50,7 @@ from wire.mqttsocket import set_no_delay
 log = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
-MAX_INFLIGHT = 10
+MAX_INFLIGHT = 20  # QoS 1 publishes awaiting PUBACK: the shipped broker's max_inflight_messages
 MAX_ACTIVE_FILES = 2
 MAX_UNACKED_EVENTS = 64
 PENDING_REFRESH_S = 0.5  # longest the drain trusts its copy of the pending outbox

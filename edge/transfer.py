@@ -16,6 +16,7 @@ from wire import ranges
 from wire.errors import TransferError
 
 Range = tuple[int, int]
+FIN_AGAIN_S = 1.0  # an early fin not answered with complete: sent again after this
 
 
 @dataclass
@@ -31,6 +32,8 @@ class Transfer:
     init_sent: bool = False
     init_acked: bool = False
     fin_sent: bool = False
+    fin_after_cover: bool = False  # the fin went out when central's acks covered the file
+    fin_sent_at: float = 0.0
     last_progress: float = field(default_factory=time.monotonic)
     saved_at: float = field(default_factory=time.monotonic)  # acked ranges last stored
     _fd: int | None = field(default=None, repr=False)
@@ -44,7 +47,7 @@ class Transfer:
     def reset(self) -> None:
         """Forget what is in flight; the next step re-sends init (after reconnect/timeout)."""
         self.inflight.clear()
-        self.init_sent = self.init_acked = self.fin_sent = False
+        self.init_sent = self.init_acked = self.fin_sent = self.fin_after_cover = False
         self.last_progress = time.monotonic()
 
     def on_init_sent(self) -> None:
@@ -78,6 +81,28 @@ class Transfer:
     @property
     def complete_on_our_side(self) -> bool:
         return ranges.covered(self.acked, self.size)
+
+    @property
+    def all_sent(self) -> bool:
+        """Every byte is acked or in flight: nothing is left to send but the fin."""
+        return self.init_acked and ranges.covered([*self.acked, *self.inflight.items()], self.size)
+
+    def fin_due(self) -> bool:
+        """Send the fin now? Once everything is sent (early: on one broker connection it
+        arrives after the chunks, so central can finish without our waiting for its acks),
+        and once more if central's acks cover the file but no complete came within
+        ``FIN_AGAIN_S`` of the early fin (another ingest worker stored the last chunks
+        after this one answered the fin)."""
+        if self.complete_on_our_side:
+            if not self.fin_sent:
+                return True
+            return not self.fin_after_cover and time.monotonic() - self.fin_sent_at >= FIN_AGAIN_S
+        return self.all_sent and not self.fin_sent
+
+    def on_fin_sent(self) -> None:
+        self.fin_sent = True
+        self.fin_after_cover = self.complete_on_our_side
+        self.fin_sent_at = time.monotonic()
 
     def next_chunks(self) -> list[Range]:
         """Chunks to send now: missing, not in flight, at most ``window`` in flight."""

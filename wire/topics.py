@@ -55,6 +55,13 @@ def file_chunk(site: str, device: str, file_id: str, offset: int) -> str:
     return _file(site, device, file_id, str(offset))
 
 
+def is_file_chunk(topic: str) -> bool:
+    """Whether ``topic`` has the shape of a chunk topic (``…/up/file/{id}/{offset}``); a cheap
+    test that validates nothing else (``parse`` does)."""
+    head, _, leaf = topic.rpartition("/")
+    return leaf.isdigit() and head.rpartition("/")[0].endswith("/up/file")
+
+
 def _file(site: str, device: str, file_id: str, leaf: str) -> str:
     return (
         f"{ROOT}/{check_id(site, 'site')}/{check_id(device, 'device')}"

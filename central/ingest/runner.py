@@ -5,7 +5,8 @@ its ``down/ack`` has been published (``manual_ack``). A persistent session (clea
 long session expiry) lets the broker queue messages while ingest is down. Messages are
 handled in order on one worker thread so paho's network loop never waits on the database;
 what has queued up meanwhile is taken as one batch (at most ``BATCH_MAX_MESSAGES`` messages
-or ``BATCH_MAX_BYTES``), committed in one transaction. The broker sends at most
+or ``BATCH_MAX_BYTES``), committed in one transaction. The acks of batches of file chunks are
+held up to ``ACK_HOLD_S`` and leave merged (``central.ingest.ackhold``). The broker sends at most
 ``RECEIVE_MAXIMUM`` unacknowledged messages (MQTT 5 Receive Maximum), which bounds memory
 at about that many times the largest packet the broker accepts. The same thread publishes
 the commands the API has queued (``central.commands``), once a second.
@@ -27,6 +28,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from central.ingest.ackhold import AckHold
 from central.ingest.service import IngestService, Outgoing
 from central.settings import Settings
 from wire import codec, topics
@@ -70,6 +72,7 @@ class IngestRunner(Closeable):
         self._queue: queue.Queue[mqtt.MQTTMessage | None] = queue.Queue()
         service.metrics.queue_depth = self._queue.qsize
         self._stop = threading.Event()
+        self._held: AckHold[mqtt.MQTTMessage] = AckHold()
         self._worker: threading.Thread | None = None
         self._closed = False
         self.client = mqtt.Client(
@@ -151,17 +154,21 @@ class IngestRunner(Closeable):
         dispatch_due = time.monotonic()
         while True:
             try:
-                wait = min(due, dispatch_due) - time.monotonic()
+                wait = min(due, dispatch_due, self._held.deadline() or due) - time.monotonic()
                 msg = self._queue.get(timeout=max(0.0, wait))
             except queue.Empty:
                 pass
             else:
                 if msg is None or self._stop.is_set():
+                    self._release_acks()  # committed; what was never handled stays unacked
                     return  # unacked messages stay with the broker and come back next session
                 batch, stop = self._take_batch(msg)
                 self.process_batch(batch)
                 if stop:
+                    self._release_acks()
                     return
+            if self._held.due():
+                self._release_acks()
             if time.monotonic() >= dispatch_due:
                 dispatch_due = time.monotonic() + DISPATCH_EVERY_S
                 self._dispatch_commands()
@@ -211,12 +218,10 @@ class IngestRunner(Closeable):
             # and acknowledges messages; it is logged with its traceback and retried.
             log.exception("periodic device check failed")
 
-    def process(self, msg: mqtt.MQTTMessage) -> None:
-        """Handle one message, publish its acks, then PUBACK it."""
-        self.process_batch([msg])
-
     def process_batch(self, batch: list[mqtt.MQTTMessage]) -> None:
-        """Handle a batch in one transaction, publish its acks, then PUBACK every message.
+        """Handle a batch in one transaction; its acks, then the PUBACK of every message,
+        leave through the hold (``_release_acks``): at once if they end something, else within
+        ``ACK_HOLD_S``.
 
         A store failure (database or disk) is retried with back-off, in order, until it
         succeeds or ingest stops (then the broker redelivers next session): nothing can be
@@ -246,11 +251,19 @@ class IngestRunner(Closeable):
                     log.exception("handler failed on %s; acknowledged and dropped", topic)
         if outgoing is None:
             return  # stopping while the store refused: the broker redelivers
-        for topic, ack in outgoing:
+        awaited = not all(topics.is_file_chunk(msg.topic) for msg in batch)
+        self._held.add(outgoing, batch, awaited)
+        if self._held.due():
+            self._release_acks()
+
+    def _release_acks(self) -> None:
+        """Publish the held acks (merged), then PUBACK their messages in arrival order."""
+        acks, messages = self._held.release()
+        for topic, ack in acks:
             info = self.client.publish(topic, codec.encode(ack), qos=1)
             if info.rc != mqtt.MQTT_ERR_SUCCESS:
                 log.warning("could not publish ack on %s (rc=%s)", topic, info.rc)
-        for msg in batch:
+        for msg in messages:
             if msg.qos > 0:
                 self.client.ack(msg.mid, msg.qos)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from edge.clock import clock_synced
-from edge.transfer import Transfer
+from edge.transfer import FIN_AGAIN_S, Transfer
 from wire.errors import TransferError
 
 
@@ -51,6 +51,62 @@ def test_resume_sends_only_missing_ranges(tmp_path: Path) -> None:
     assert t.next_chunks() == [(9024, 10_000)]
     t.on_ack([(0, 10_000)])
     assert t.complete_on_our_side
+
+
+def _send_all(t: Transfer) -> None:
+    while chunks := t.next_chunks():
+        for chunk in chunks:
+            t.mark_sent(chunk)
+        if len(t.inflight) >= t.window:
+            break
+
+
+def test_the_fin_follows_the_last_chunk_without_waiting_for_its_ack(tmp_path: Path) -> None:
+    t = make(tmp_path, size=3000, window=8)
+    t.on_init_sent()
+    assert not t.fin_due()  # init not answered yet
+    t.on_ack([])
+    first = t.next_chunks()
+    t.mark_sent(first[0])
+    assert not t.fin_due()  # chunks still to send
+    for chunk in first[1:]:
+        t.mark_sent(chunk)
+    assert t.fin_due()
+    t.on_fin_sent()
+    assert not t.fin_due()
+    t.on_ack([(0, 3000)])  # central covered it; its complete answers the early fin
+    assert t.complete_on_our_side and not t.fin_due()
+
+
+def test_an_early_fin_is_sent_again_once_covered_if_no_complete_came(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr("edge.transfer.time.monotonic", lambda: clock[0])
+    t = make(tmp_path, size=3000, window=8)
+    t.on_init_sent()
+    t.on_ack([])
+    _send_all(t)
+    t.on_fin_sent()  # early: answered with ranges by a worker that lacked the last chunk
+    t.on_ack([(0, 3000)])
+    assert not t.fin_due()  # the complete may still be on its way
+    clock[0] += FIN_AGAIN_S
+    assert t.fin_due()
+    t.on_fin_sent()
+    clock[0] += 100
+    assert not t.fin_due()  # the second fin saw the file covered: no third
+
+
+def test_a_reset_forgets_the_fin(tmp_path: Path) -> None:
+    t = make(tmp_path, size=3000, window=8)
+    t.on_init_sent()
+    t.on_ack([(0, 3000)])
+    assert t.fin_due()  # covered already (resumed): fin at once
+    t.on_fin_sent()
+    t.reset()
+    t.on_init_sent()
+    t.on_ack([(0, 3000)])
+    assert t.fin_due()
 
 
 def test_read_returns_exact_bytes_and_detects_truncation(tmp_path: Path) -> None:

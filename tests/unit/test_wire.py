@@ -33,6 +33,11 @@ def test_file_topics_round_trip(site: str, device: str, file_id: str, offset: in
     assert (parsed.file_id, parsed.offset) == (file_id, offset)
     assert topics.parse(topics.file_init(site, device, file_id)).kind == "file-init"
     assert topics.parse(topics.file_fin(site, device, file_id)).kind == "file-fin"
+    assert topics.is_file_chunk(topics.file_chunk(site, device, file_id, offset))
+    assert not topics.is_file_chunk(topics.file_init(site, device, file_id))
+    assert not topics.is_file_chunk(topics.file_fin(site, device, file_id))
+    for kind in topics.UP_KINDS:
+        assert not topics.is_file_chunk(topics.up(site, device, kind))
 
 
 @given(site=ids, device=ids, kind=st.sampled_from(topics.UP_KINDS))
