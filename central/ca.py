@@ -12,6 +12,12 @@ Layout of the CA directory (default ``{data_dir}/ca``)::
                   and when and why it was revoked; the last CRL number
     crl.pem       the certificate revocation list (``central.crl``), the broker's crlfile
     index.lock    taken while the index or the CRL is rewritten
+    broker-update-needed   written by every revocation, removed once ``install_crl`` has put
+                  a CRL that includes it where the broker reads it (``reeferwatch-crl.path``
+                  starts ``reeferwatch-crl.service`` while it exists)
+    broker-restart-needed  written by ``install_crl`` when the CRL it installs revokes a
+                  serial the file it replaced did not; ``reeferwatch-crl.service`` then
+                  restarts Mosquitto (a reload keeps open sessions) and removes it
 
 Private keys of issued certificates are written only to the output directory asked for and
 are not kept by the CA.
@@ -48,6 +54,9 @@ CENTRAL_CN = "reeferwatch-central"
 # Names that have rights of their own in the shipped ACL: never a device id.
 RESERVED_NAMES = frozenset({CENTRAL_CN})
 CLIENT_NAMES = frozenset({CENTRAL_CN})
+# Flags for systemd/reeferwatch-crl.{path,service}, in the CA directory (module docstring).
+UPDATE_FLAG = "broker-update-needed"
+RESTART_FLAG = "broker-restart-needed"
 
 
 def _write_new(path: Path, data: bytes, mode: int) -> None:
@@ -91,6 +100,18 @@ class Issued:
     @property
     def fingerprint(self) -> str:
         return fingerprint(self.cert)
+
+
+@dataclass(frozen=True)
+class Installed:
+    """What ``install_crl`` put where the broker reads it."""
+
+    crl: x509.CertificateRevocationList
+    target: Path
+    # serials this CRL revokes that the file it replaced did not (sorted): Mosquitto must be
+    # restarted, not only reloaded, to cut sessions those certificates hold now
+    newly_revoked: tuple[int, ...]
+    restart_flag: Path | None  # the flag written for reeferwatch-crl.service, if any
 
 
 class CertificateAuthority:
@@ -195,6 +216,10 @@ class CertificateAuthority:
     ) -> list[dict[str, Any]]:
         with self._index.locked() as doc:
             revoked = mark_revoked(doc, match, what, reason)
+            # first: a crash after it costs one needless run of reeferwatch-crl.service; a
+            # crash before it leaves no revocation behind
+            serial_list = " ".join(entry["serial"] for entry in revoked)
+            crl.write_atomic(self.update_flag, f"revoked {serial_list}\n".encode(), 0o600)
             self._write_crl(doc, crl.CRL_DAYS)
         return revoked
 
@@ -204,6 +229,47 @@ class CertificateAuthority:
             raise CaError("a CRL must be valid for at least 1 day")
         with self._index.locked() as doc:
             return self._write_crl(doc, days)
+
+    @property
+    def update_flag(self) -> Path:
+        return self.directory / UPDATE_FLAG
+
+    @property
+    def restart_flag(self) -> Path:
+        return self.directory / RESTART_FLAG
+
+    def install_crl(self, target: Path, days: int = crl.CRL_DAYS) -> Installed:
+        """Re-issue ``crl.pem`` and copy it, atomically, to ``target`` (the broker's crlfile),
+        all under the index lock, after checking that a broker trusting this CA accepts it.
+
+        When the new CRL revokes a serial that the CRL at ``target`` did not (a missing,
+        unreadable or foreign file revokes nothing), ``restart_flag`` is written first: a
+        reload would leave those certificates' open sessions connected. ``update_flag`` is
+        removed once the copy is in place. The restart flag is never removed here: whoever
+        restarts the broker does (``systemd/reeferwatch-crl.service``)."""
+        if days < 1:
+            raise CaError("a CRL must be valid for at least 1 day")
+        with self._index.locked() as doc:
+            issued = self._write_crl(doc, days)
+            problem = crl.problem(issued, self.cert)
+            if problem is not None:
+                raise CaError(f"the CRL just issued is unusable: {problem}")
+            newly = tuple(sorted(crl.serials(issued) - crl.installed_serials(target, self.cert)))
+            flag = None
+            if newly:
+                listed = " ".join(format(serial, "x") for serial in newly)
+                note = f"CRL number {crl.number(issued)} for {target} newly revokes {listed}\n"
+                try:  # before the copy: a crash in between must not forget the restart
+                    crl.write_atomic(self.restart_flag, note.encode(), 0o600)
+                except OSError as exc:
+                    raise CaError(f"cannot write {self.restart_flag}: {exc}") from exc
+                flag = self.restart_flag
+            try:
+                crl.write_atomic(target, crl.pem(issued), 0o644)
+            except OSError as exc:
+                raise CaError(f"cannot copy the CRL to {target}: {exc}") from exc
+            self.update_flag.unlink(missing_ok=True)
+        return Installed(issued, target, newly, flag)
 
     def _write_crl(self, doc: dict[str, Any], days: int) -> x509.CertificateRevocationList:
         """Under the index lock: the next number, saved with ``doc`` before the CRL is written

@@ -123,27 +123,37 @@ def _revoke(settings: Settings, authority: CertificateAuthority, args: argparse.
             if not authority.has_valid(device):
                 _untrust(session, device, "cli")
     print(
-        f"CRL {authority.crl_file} re-issued. The broker refuses new connections with it once "
-        "it has the new CRL (systemctl start reeferwatch-crl.service); restart Mosquitto to "
-        "also cut a session open now (docs/deployment.md)"
+        f"CRL {authority.crl_file} re-issued. With reeferwatch-crl.path enabled, "
+        "reeferwatch-crl.service installs it within seconds and restarts Mosquitto, which cuts "
+        "the sessions open now; otherwise run systemctl start reeferwatch-crl.service "
+        "(docs/deployment.md)"
     )
 
 
 def _issue_crl(authority: CertificateAuthority, days: int, copy_to: Path | None) -> None:
-    issued = authority.issue_crl(days)
-    problem = crl.problem(issued, authority.cert)
+    """``ca crl``; with ``--copy-to`` the CRL is installed for the broker and, when it revokes
+    a serial the file there did not, the broker-restart flag is written (``ca.install_crl``)."""
+    installed = None if copy_to is None else authority.install_crl(copy_to, days)
+    issued = authority.issue_crl(days) if installed is None else installed.crl
+    problem = crl.problem(issued, authority.cert)  # install_crl checked before copying
     if problem is not None:
         raise CaError(f"the CRL just issued is unusable: {problem}")
     print(
         f"CRL number {crl.number(issued)}, {len(issued)} revoked, next update "
         f"{issued.next_update_utc:%Y-%m-%d %H:%M} UTC: {authority.crl_file}"
     )
-    if copy_to is not None:
-        try:
-            crl.write_atomic(copy_to, authority.crl_file.read_bytes(), 0o644)
-        except OSError as exc:
-            raise CaError(f"cannot copy the CRL to {copy_to}: {exc}") from exc
-        print(f"copied to {copy_to}")
+    if installed is None:
+        return
+    print(f"copied to {installed.target}")
+    if installed.restart_flag is None:
+        print("no certificate newly revoked there: a reload of the broker is enough")
+        return
+    serials = ", ".join(format(serial, "x") for serial in installed.newly_revoked)
+    print(
+        f"newly revoked there: serial {serials}. Restart the broker to cut the sessions open "
+        f"now (a reload keeps them); flag written: {installed.restart_flag} "
+        "(reeferwatch-crl.service restarts Mosquitto, then removes it)"
+    )
 
 
 def _ca(settings: Settings, args: argparse.Namespace) -> None:
@@ -196,6 +206,12 @@ def _ca(settings: Settings, args: argparse.Namespace) -> None:
     if issued.signing_public_key is not None:
         _trust(settings, args.site, args.device, issued.signing_public_key, "enroll",
                issued.superseded)  # fmt: skip
+    if issued.superseded:
+        print(
+            "the replaced certificate is revoked: with reeferwatch-crl.path enabled the broker "
+            "refuses it and drops its session within seconds: install the new bundle on the "
+            "box now (docs/deployment.md)"
+        )
 
 
 def _trust(

@@ -82,6 +82,31 @@ def number(crl: x509.CertificateRevocationList) -> int:
     return int(crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number)
 
 
+def serials(crl: x509.CertificateRevocationList) -> frozenset[int]:
+    """The serial numbers ``crl`` revokes."""
+    return frozenset(entry.serial_number for entry in crl)
+
+
+def installed_serials(path: Path, ca_cert: x509.Certificate) -> frozenset[int]:
+    """The serials revoked by the CRL in ``path`` (the broker's crlfile) as far as a broker
+    trusting ``ca_cert`` is concerned: none when the file is missing, unreadable, not a CRL,
+    or not issued and signed by that CA (Mosquitto would have run without it or refused
+    everybody, so no revocation in it is known to be in force). Its next update is not
+    checked: a CRL that has lapsed still names what was refused when it was installed."""
+    try:
+        loaded = x509.load_pem_x509_crl(path.read_bytes())
+    except (OSError, ValueError):
+        return frozenset()
+    public_key = ca_cert.public_key()
+    if (
+        loaded.issuer != ca_cert.subject
+        or not isinstance(public_key, ec.EllipticCurvePublicKey)
+        or not loaded.is_signature_valid(public_key)
+    ):
+        return frozenset()
+    return serials(loaded)
+
+
 def problem(crl: x509.CertificateRevocationList, ca_cert: x509.Certificate) -> str | None:
     """Why ``crl`` would not do for a broker trusting ``ca_cert`` (None when it would)."""
     public_key = ca_cert.public_key()

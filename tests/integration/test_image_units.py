@@ -4,7 +4,8 @@
 that ``ExecStart=`` binaries exist: the units are verified unmodified with ``--root`` pointing at a
 temporary tree that holds the host's ``/usr/lib/systemd/system`` (for ``sysinit.target`` and
 friends), the units under ``/etc/systemd/system`` and executable stubs at
-``/opt/reeferwatch/bin/*`` and ``/usr/bin/systemctl`` (reeferwatch-crl reloads Mosquitto).
+``/opt/reeferwatch/bin/*``, ``/usr/bin/systemctl`` and ``/bin/sh`` (reeferwatch-crl reloads or
+restarts Mosquitto).
 (``test_image_deb`` verifies the edge unit again against the real contents of the built
 package.)
 """
@@ -22,6 +23,8 @@ from pathlib import Path
 
 import pytest
 
+from central.ca import RESTART_FLAG, UPDATE_FLAG
+from central.ca_index import INDEX_NAME
 from tests.helpers import Broker, mosquitto_binary, wait_for
 from tests.tls import SHIPPED_CONF, Pki, make_pki, mqtt_client, tls_broker, tls_context
 
@@ -37,6 +40,7 @@ UNIT_FILES = [
     "reeferwatch-ingest@.service",
     "reeferwatch-crl.service",
     "reeferwatch-crl.timer",
+    "reeferwatch-crl.path",
 ]
 # what `systemctl start` would load: templates are verified through an instance
 VERIFY_NAMES = [
@@ -47,6 +51,7 @@ VERIFY_NAMES = [
     "reeferwatch-ingest@w1.service",
     "reeferwatch-crl.service",
     "reeferwatch-crl.timer",
+    "reeferwatch-crl.path",
 ]
 MAX_EDGE_EXPOSURE = 3.0
 
@@ -73,6 +78,7 @@ def add_stubs(root: Path) -> None:
         "opt/reeferwatch/bin/reeferwatch-edge",
         "opt/reeferwatch/bin/reeferwatch-central",
         "usr/bin/systemctl",
+        "bin/sh",
     ):
         stub = root / program
         stub.parent.mkdir(parents=True, exist_ok=True)
@@ -241,8 +247,8 @@ def test_gpio_processes_get_a_writable_working_directory() -> None:
 
 def test_crl_units_keep_the_broker_crl_fresh() -> None:
     """The timer re-issues the CRL daily (it is valid 30 days) into the path the shipped
-    Mosquitto config reads, then reloads Mosquitto, which re-reads crlfile on SIGHUP
-    (test_tls_broker.py shows it)."""
+    Mosquitto config reads, then reloads Mosquitto, which re-reads crlfile on SIGHUP, or
+    restarts it when the CRL revokes someone new (test_tls_broker.py shows both)."""
     timer = unit_keys(UNITS / "reeferwatch-crl.timer")
     assert timer["OnCalendar"] == ["daily"] and timer["Persistent"] == ["true"]
     assert timer["WantedBy"] == ["timers.target"]
@@ -252,15 +258,70 @@ def test_crl_units_keep_the_broker_crl_fresh() -> None:
     assert keys["ExecStart"] == [
         f"/opt/reeferwatch/bin/reeferwatch-central ca crl --copy-to {crlfile}"
     ]
-    assert keys["ExecStartPost"] == ["+/usr/bin/systemctl try-reload-or-restart mosquitto.service"]
+    [post] = keys["ExecStartPost"]
+    assert post.startswith("+/bin/sh -c '") and post.endswith("'")  # outside the sandbox
     central = unit_keys(UNITS / "reeferwatch-central.service")
     assert keys["Environment"] == central["Environment"]  # the same {data_dir}/ca
     data_dir = central["Environment"][0].partition("=")[2]
     assert keys["ConditionPathExists"] == [f"{data_dir}/ca/ca.key"]
+    assert f"{data_dir}/ca/{RESTART_FLAG}" in post
     assert keys["ReadWritePaths"] == [f"{data_dir}/ca -{Path(crlfile).parent}"]
     assert keys["PrivateNetwork"] == ["yes"] and keys["CapabilityBoundingSet"] == [
         "CAP_DAC_READ_SEARCH"
     ]
+    # a failed run is retried later rather than at once by the path unit (start limit)
+    assert keys["Restart"] == ["on-failure"] and keys["RestartSec"] == ["30s"]
+
+
+def test_crl_path_unit_starts_the_service_when_the_index_changes() -> None:
+    """``ca revoke`` and ``device enroll --replace`` reach the broker without the operator:
+    the CA index changing starts reeferwatch-crl.service, and so does the flag every
+    revocation leaves until the CRL that includes it is installed (PathExists= is checked
+    again when the service ends; a PathChanged= event during a run is lost)."""
+    keys = unit_keys(UNITS / "reeferwatch-crl.path")
+    data_dir = unit_keys(UNITS / "reeferwatch-crl.service")["Environment"][0].partition("=")[2]
+    assert keys["PathChanged"] == [f"{data_dir}/ca/{INDEX_NAME}"]
+    assert keys["PathExists"] == [f"{data_dir}/ca/{UPDATE_FLAG}"]
+    assert keys["Unit"] == ["reeferwatch-crl.service"]
+    assert keys["WantedBy"] == ["paths.target"]
+
+
+def _run_restart_or_reload(tmp_path: Path, flag: bool, systemctl_rc: int) -> tuple[str, bool]:
+    """The service's ExecStartPost, run by sh with the flag in ``tmp_path`` and a systemctl
+    stub that logs its arguments: (what systemctl was asked, whether the flag is left)."""
+    [post] = unit_keys(UNITS / "reeferwatch-crl.service")["ExecStartPost"]
+    data_dir = unit_keys(UNITS / "reeferwatch-crl.service")["Environment"][0].partition("=")[2]
+    script = post.removeprefix("+/bin/sh -c '").removesuffix("'")
+    tmp_path.mkdir()
+    flag_file = tmp_path / RESTART_FLAG
+    log = tmp_path / "systemctl.log"
+    stub = tmp_path / "systemctl"
+    stub.write_text(f'#!/bin/sh\necho "$*" >> {log}\nexit {systemctl_rc}\n')
+    stub.chmod(0o755)
+    script = script.replace(f"{data_dir}/ca/{RESTART_FLAG}", str(flag_file))
+    script = script.replace("/usr/bin/systemctl", str(stub))
+    assert "/var/lib" not in script and "/usr/bin" not in script
+    if flag:
+        flag_file.write_text("CRL number 7 newly revokes 1a2b\n")
+    result = subprocess.run(["/bin/sh", "-c", script], capture_output=True, text=True, timeout=30)
+    assert (result.returncode == 0) == (systemctl_rc == 0), result
+    return log.read_text().strip(), flag_file.exists()
+
+
+def test_crl_service_restarts_mosquitto_only_when_the_flag_says_so(tmp_path: Path) -> None:
+    assert _run_restart_or_reload(tmp_path / "a", flag=False, systemctl_rc=0) == (
+        "try-reload-or-restart mosquitto.service",
+        False,
+    )
+    assert _run_restart_or_reload(tmp_path / "b", flag=True, systemctl_rc=0) == (
+        "try-restart mosquitto.service",
+        False,  # cleared once the restart worked
+    )
+    # a failed restart keeps the flag (and fails the run): the retry restarts again
+    assert _run_restart_or_reload(tmp_path / "c", flag=True, systemctl_rc=1) == (
+        "try-restart mosquitto.service",
+        True,
+    )
 
 
 # --- Mosquitto snippet: started for real, with certificates from central.ca (tests/tls.py) -----

@@ -1,6 +1,7 @@
 """Revocation: ``ca revoke``, the CRL (central.crl), the versioned index, ``enroll --replace``,
-and central no longer trusting a revoked device's manifest key. No broker here
-(test_tls_broker.py runs the CRL in Mosquitto)."""
+installing the CRL for the broker (``ca crl --copy-to``: which serials are newly revoked there,
+the flags reeferwatch-crl.{path,service} act on), and central no longer trusting a revoked
+device's manifest key. No broker here (test_tls_broker.py runs the CRL in Mosquitto)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 
 from central import crl
-from central.ca import CaError, CertificateAuthority
+from central.ca import RESTART_FLAG, UPDATE_FLAG, CaError, CertificateAuthority
 from central.cli import main
 from central.db import Audit, Database
 from central.db.models import DeviceKey
@@ -81,6 +82,7 @@ def test_init_writes_an_empty_signed_crl_at_once(tmp_path: Path) -> None:
     next_update = empty.next_update_utc
     assert next_update is not None
     assert now() + 29 * DAY < next_update <= now() + 30 * DAY
+    assert not (fresh.directory / UPDATE_FLAG).exists()  # nothing revoked, nothing to install
 
 
 def test_revoke_lists_the_serial_with_its_reason(ca: CertificateAuthority, tmp_path: Path) -> None:
@@ -151,8 +153,9 @@ def test_reissue_keeps_entries_and_counts_up(ca: CertificateAuthority, tmp_path:
     assert next_update is not None and now() + 6 * DAY < next_update <= now() + 7 * DAY
     with pytest.raises(CaError, match="at least 1 day"):
         ca.issue_crl(days=0)
-    # nothing left behind by the atomic writes
+    # nothing left behind by the atomic writes; the revocation is not installed anywhere yet
     assert sorted(p.name for p in ca.directory.iterdir()) == [
+        UPDATE_FLAG,
         "ca.key",
         "ca.pem",
         "crl.pem",
@@ -175,8 +178,10 @@ def test_enroll_replace_revokes_the_old_certificate(
     ca: CertificateAuthority, tmp_path: Path
 ) -> None:
     old = serial_of(tmp_path / "edge01/device.pem")
+    assert not (ca.directory / UPDATE_FLAG).exists()
     issued = ca.enroll_device("site01", "edge01", tmp_path / "edge01-new", "h", replace=True)
     assert [e["serial"] for e in issued.superseded] == [format(old, "x")]
+    assert (ca.directory / UPDATE_FLAG).exists()  # reeferwatch-crl.path starts the install
     revoked = load_crl(ca)
     assert reasons(revoked) == {old: x509.ReasonFlags.superseded}
     assert revoked.get_revoked_certificate_by_serial_number(issued.cert.serial_number) is None
@@ -224,6 +229,121 @@ def test_concurrent_revocations_and_reissues_lose_nothing(tmp_path: Path) -> Non
     assert len(final) == len(devices)
     assert crl.number(final) == 1 + len(jobs)
     assert not any(authority.has_valid(d) for d in devices)
+
+
+# --- installing the CRL for the broker: restart only for newly revoked serials ----------
+
+
+def test_install_flags_a_restart_only_for_newly_revoked_serials(
+    ca: CertificateAuthority, tmp_path: Path
+) -> None:
+    target = tmp_path / "mosquitto" / "reeferwatch-crl.pem"
+    target.parent.mkdir()
+    edge01 = serial_of(tmp_path / "edge01/device.pem")
+    edge02 = serial_of(tmp_path / "edge02/device.pem")
+    restart = ca.directory / RESTART_FLAG
+
+    # first CRL there, nothing revoked: a reload is enough
+    first = ca.install_crl(target)
+    assert (first.newly_revoked, first.restart_flag) == ((), None)
+    assert not restart.exists()
+    assert target.read_bytes() == ca.crl_file.read_bytes()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644
+
+    # a new serial revoked: flagged, and the revocation counts as installed
+    ca.revoke(name="edge01", reason="keyCompromise")
+    assert (ca.directory / UPDATE_FLAG).exists()
+    second = ca.install_crl(target)
+    assert second.newly_revoked == (edge01,) and second.restart_flag == restart
+    assert f"newly revokes {edge01:x}" in restart.read_text()
+    assert stat.S_IMODE(restart.stat().st_mode) == 0o600
+    assert not (ca.directory / UPDATE_FLAG).exists()
+    assert set(reasons(x509.load_pem_x509_crl(target.read_bytes()))) == {edge01}
+
+    # the same revocations again (the daily run): not flagged; the flag is not cleared here,
+    # only by whoever restarts the broker
+    again = ca.install_crl(target)
+    assert again.newly_revoked == () and again.restart_flag is None
+    assert crl.number(again.crl) == crl.number(second.crl) + 1
+    assert restart.exists()
+    restart.unlink()  # what reeferwatch-crl.service does after restarting Mosquitto
+    assert ca.install_crl(target).restart_flag is None and not restart.exists()
+
+    # one more: only the new one is named
+    ca.revoke(name="edge02")
+    assert ca.install_crl(target).newly_revoked == (edge02,)
+    assert f"newly revokes {edge02:x}\n" in restart.read_text()
+
+
+def test_install_first_crl_with_revocations_is_flagged(
+    ca: CertificateAuthority, tmp_path: Path
+) -> None:
+    edge01 = serial_of(tmp_path / "edge01/device.pem")
+    ca.revoke(name="edge01")
+    target = tmp_path / "reeferwatch-crl.pem"  # nothing there before
+    installed = ca.install_crl(target)
+    assert installed.newly_revoked == (edge01,)
+    assert installed.restart_flag == ca.directory / RESTART_FLAG
+    assert installed.restart_flag.exists()
+
+
+UNUSABLE = ["missing", "a directory", "empty", "garbage", "another CA"]
+
+
+def write_unusable(target: Path, previous: str, ca: CertificateAuthority, serial: int) -> None:
+    """What a broker could not have enforced at ``target``: missing, unreadable (a directory
+    fails to read as an unreadable file would), not a CRL, or listing ``serial`` but signed by
+    another CA with the same name."""
+    if previous == "another CA":
+        other = CertificateAuthority.init(target.parent / "other-ca")
+        assert other.cert.subject == ca.cert.subject
+        forged = crl.build(other.key, other.cert, [crl.Revoked(serial, now(), "unspecified")], 9)
+        target.write_bytes(crl.pem(forged))
+    elif previous == "a directory":
+        target.mkdir()
+    elif previous != "missing":
+        target.write_bytes(b"" if previous == "empty" else b"-----BEGIN X509 CRL-----\nxx\n")
+
+
+@pytest.mark.parametrize("previous", UNUSABLE)
+def test_an_unusable_crl_revokes_nothing(
+    ca: CertificateAuthority, tmp_path: Path, previous: str
+) -> None:
+    edge01 = serial_of(tmp_path / "edge01/device.pem")
+    target = tmp_path / "reeferwatch-crl.pem"
+    write_unusable(target, previous, ca, edge01)
+    assert crl.installed_serials(target, ca.cert) == frozenset()
+
+
+@pytest.mark.parametrize("revoked", [False, True])
+@pytest.mark.parametrize("previous", [p for p in UNUSABLE if p != "a directory"])
+def test_install_over_an_unusable_crl_is_flagged_when_anything_is_revoked(
+    ca: CertificateAuthority, tmp_path: Path, previous: str, revoked: bool
+) -> None:
+    """Nothing counts as revoked before, so the restart is flagged exactly when the new CRL
+    revokes anything."""
+    edge01 = serial_of(tmp_path / "edge01/device.pem")
+    target = tmp_path / "reeferwatch-crl.pem"
+    write_unusable(target, previous, ca, edge01)
+    if revoked:
+        ca.revoke(name="edge01")
+    installed = ca.install_crl(target)
+    assert installed.newly_revoked == ((edge01,) if revoked else ())
+    assert (installed.restart_flag is not None) == revoked
+    assert (ca.directory / RESTART_FLAG).exists() == revoked
+    assert target.read_bytes() == ca.crl_file.read_bytes()
+
+
+def test_install_refuses_what_it_cannot_do(ca: CertificateAuthority, tmp_path: Path) -> None:
+    ca.revoke(name="edge01")
+    with pytest.raises(CaError, match="cannot copy the CRL"):
+        ca.install_crl(tmp_path / "missing" / "crl.pem")
+    # the restart flag is written before the copy (a crash in between must not lose the
+    # restart); the revocation stays pending, so reeferwatch-crl.path keeps it in view
+    assert (ca.directory / RESTART_FLAG).exists()
+    assert (ca.directory / UPDATE_FLAG).exists()
+    with pytest.raises(CaError, match="at least 1 day"):
+        ca.install_crl(tmp_path / "crl.pem", days=0)
 
 
 # --- the CLI: revoke untrusts the manifest key; enroll --replace; crl --copy-to ----------
@@ -352,6 +472,20 @@ def test_cli_crl_reissues_and_copies_atomically(
     assert_signed_by_ca(copied, authority)
     assert f"CRL number {crl.number(copied)}, 0 revoked" in out and f"copied to {target}" in out
     assert sorted(p.name for p in target.parent.iterdir()) == ["reeferwatch-crl.pem"]
+    assert "no certificate newly revoked there" in out
+    assert not (authority.directory / RESTART_FLAG).exists()
+
+    serial = serial_of(cli_env / "enroll-s1-e1/device.pem")
+    assert main(["ca", "revoke", "--name", "e1"]) == 0
+    capsys.readouterr()
+    assert main(["ca", "crl", "--copy-to", str(target)]) == 0
+    out = capsys.readouterr().out
+    flag = authority.directory / RESTART_FLAG
+    assert f"newly revoked there: serial {serial:x}" in out and str(flag) in out
+    assert flag.exists() and not (authority.directory / UPDATE_FLAG).exists()
+    assert main(["ca", "crl", "--copy-to", str(target)]) == 0
+    assert "no certificate newly revoked there" in capsys.readouterr().out
+
     assert main(["ca", "crl", "--copy-to", str(cli_env / "missing/dir/crl.pem")]) == 1
     assert "cannot copy the CRL" in capsys.readouterr().err
 
