@@ -6,12 +6,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import BinaryIO, Literal, Protocol
 
 from wire.errors import StoreError
 
 _SHA = re.compile(r"^[0-9a-f]{64}$")
+IN_USE_S = 3600.0  # a blob refreshed this recently is in use: ``retire`` keeps it
+RETIRING = ".retiring"  # suffix of a blob moved aside by ``retire``
+Retired = Literal["removed", "in use", "absent"]
 
 
 def fsync_dir(path: Path) -> None:
@@ -35,6 +39,7 @@ class BlobStore(Protocol):
     def open(self, sha256: str) -> BinaryIO: ...
     def path(self, sha256: str) -> Path: ...
     def exists(self, sha256: str) -> bool: ...
+    def refresh(self, sha256: str) -> bool: ...
 
 
 class FileBlobStore:
@@ -64,10 +69,12 @@ class FileBlobStore:
         """Take ownership of ``path`` (already hashed by the caller) and return its key.
 
         The file is fsynced, renamed atomically into place and the directory fsynced. If the
-        blob already exists the source is simply removed: content addressing makes it a copy.
+        blob already exists it is marked as just used (``refresh``, so a retention sweep
+        spares it until the caller's row is committed) and the source is removed: content
+        addressing makes it a copy.
         """
         target = self.path(sha256)
-        if target.exists():
+        if self.refresh(sha256):
             path.unlink(missing_ok=True)
             return sha256
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -87,6 +94,50 @@ class FileBlobStore:
         os.chmod(target, 0o444)
         fsync_dir(target.parent)
         return sha256
+
+    def refresh(self, sha256: str) -> bool:
+        """Mark the blob as just used (its modification time); False if there is none.
+        ``retire`` never removes a blob used within ``IN_USE_S``."""
+        try:
+            os.utime(self.path(sha256))
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise StoreError(f"cannot mark blob {sha256} as used: {exc}") from exc
+        return True
+
+    def retire(self, sha256: str) -> Retired:
+        """Remove a blob no row names any more, unless it was used within ``IN_USE_S``
+        (a new clip with the same content, whose row is not committed yet).
+
+        The blob is first renamed aside, then its time is read: an ingest that refreshed it
+        before the rename is seen (the blob goes back), one that tries after the rename
+        finds no blob and installs its own copy. Either way the new clip keeps its file."""
+        target = self.path(sha256)
+        aside = target.with_name(f"{sha256}.retiring")
+        try:
+            os.replace(target, aside)
+        except FileNotFoundError:
+            return "absent"
+        except OSError as exc:
+            raise StoreError(f"cannot retire blob {sha256}: {exc}") from exc
+        try:
+            if time.time() - aside.stat().st_mtime < IN_USE_S:
+                os.replace(aside, target)  # an ingest's own copy there is the same bytes
+                return "in use"
+            aside.unlink()
+        except OSError as exc:
+            raise StoreError(f"cannot retire blob {sha256}: {exc}") from exc
+        fsync_dir(target.parent)
+        return "removed"
+
+    def recover_retiring(self) -> int:
+        """Put back the blobs a ``retire`` interrupted (a crash) left aside; how many."""
+        count = 0
+        for aside in self.root.glob(f"*/*/*{RETIRING}"):
+            os.replace(aside, aside.with_name(aside.name.removesuffix(RETIRING)))
+            count += 1
+        return count
 
     # -- transfer scratch space -------------------------------------------------------
 

@@ -11,12 +11,16 @@ One run, in order:
    event has arrived since step 2, kept (``retain_until`` moved on, audited) if its class's
    configured period has grown since it was set — else its ``clip_events`` and row are
    deleted with one ``clip.delete`` audit line, and the batch is committed. Only then are the
-   batch's blobs unlinked, each only if no clip row names its SHA-256 any more;
+   batch's blobs removed, each only if no clip row names its SHA-256 any more and ingest
+   has not used it within the last hour (``FileBlobStore.retire``: a clip with the same
+   content arriving during the sweep keeps its file; such blobs are looked at again by the
+   next run);
 4. one ``retention.sweep`` audit line with the counts.
 
 Crash safety: rows go first, blobs after the commit. A crash between the two leaves blobs no
 row names (nothing that should be kept is lost); the next run finds them through the
-``clip.delete`` lines written after the last ``retention.sweep`` line and unlinks them. A
+``clip.delete`` lines written after the last ``retention.sweep`` line and unlinks them; a
+blob moved aside by a crashed ``retire`` is put back first. A
 legal hold placed while a batch runs waits for the batch's lock; the batch deletes only clips
 that are unheld under that lock. Running the sweep again changes nothing.
 """
@@ -24,7 +28,7 @@ that are unheld under that lock. Running the sweep again changes nothing.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -37,7 +41,6 @@ from central.db.engine import Database
 from central.db.models import Audit, Clip, ClipEvent, Event
 from central.db.types import UTCDateTime, utcnow
 from central.retention import KEEP_KINDS, Periods, change_class, classify, retain_until
-from wire.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +61,8 @@ class SweepReport:
     deleted_bytes: int = 0
     blobs_removed: int = 0
     blobs_shared: int = 0  # still named by a kept clip
-    orphans_removed: int = 0  # left by an interrupted run
+    orphans_removed: int = 0  # left by an interrupted run, or in use during the last one
+    blobs_in_use: list[str] = field(default_factory=list)  # unnamed but just used: next run
     held_due: int = 0  # due but on hold: kept
 
     def summary(self) -> str:
@@ -68,7 +72,8 @@ class SweepReport:
             f"{self.blobs_removed} blobs ({self.blobs_shared} kept: still used); "
             f"{self.held_due} due clips kept on hold; {self.promoted} promoted to anomaly; "
             f"{self.extended} kept by a longer period; {self.settled} given a retain_until; "
-            f"{self.orphans_removed} blobs of an interrupted run removed"
+            f"{self.orphans_removed} blobs left by an earlier run removed; "
+            f"{len(self.blobs_in_use)} unnamed blobs in use by ingest kept for the next run"
         )
 
 
@@ -128,7 +133,8 @@ class Sweeper:
     def run(self, dry_run: bool = False) -> SweepReport:
         report = SweepReport(dry_run=dry_run)
         if not dry_run:
-            report.orphans_removed = self._remove_orphans()
+            self.blobs.recover_retiring()
+            report.orphans_removed = self._remove_orphans(report)
         report.settled = self._settle(dry_run)
         report.promoted = self._promote(dry_run)
         if dry_run:
@@ -256,32 +262,35 @@ class Sweeper:
             if used is not None:
                 report.blobs_shared += 1
                 continue
-            try:
-                self.blobs.path(sha).unlink()
-            except FileNotFoundError:
-                continue  # already gone (another run, or an earlier attempt)
-            except OSError as exc:
-                raise StoreError(f"cannot delete blob {sha}: {exc}") from exc
-            report.blobs_removed += 1
+            outcome = self.blobs.retire(sha)
+            if outcome == "removed":
+                report.blobs_removed += 1
+            elif outcome == "in use":
+                report.blobs_in_use.append(sha)
 
-    def _remove_orphans(self) -> int:
-        """Blobs of clips deleted by a run that stopped before it unlinked them: the
-        ``clip.delete`` lines after the last finished run's ``retention.sweep`` line."""
+    def _remove_orphans(self, report: SweepReport) -> int:
+        """Blobs of clips deleted by a run that stopped before it unlinked them (the
+        ``clip.delete`` lines after the last finished run's ``retention.sweep`` line) and
+        those that run kept because ingest was using them; still in use: kept again."""
         with self.db.session() as session:
-            finished = session.execute(
-                select(func.max(Audit.at)).where(
-                    Audit.actor == ACTOR, Audit.action == "retention.sweep"
-                )
-            ).scalar()
+            last = session.execute(
+                select(Audit.at, Audit.detail)
+                .where(Audit.actor == ACTOR, Audit.action == "retention.sweep")
+                .order_by(Audit.at.desc())
+                .limit(1)
+            ).first()
             query = select(Audit.detail).where(Audit.actor == ACTOR, Audit.action == "clip.delete")
-            if finished is not None:
-                query = query.where(Audit.at > finished)
+            if last is not None:
+                query = query.where(Audit.at > last.at)
             shas = [d.get("sha256") for d in session.scalars(query) if isinstance(d, dict)]
+        if last is not None and isinstance(last.detail, dict):
+            shas += list(last.detail.get("blobs_in_use") or [])
         present = [s for s in shas if isinstance(s, str) and self.blobs.exists(s)]
         if not present:
             return 0
         leftover = SweepReport()
         self._unlink_unused(present, leftover)
+        report.blobs_in_use += leftover.blobs_in_use
         return leftover.blobs_removed
 
     # -- dry run ------------------------------------------------------------------------

@@ -173,7 +173,7 @@ class TransferHandler:
                 )  # fmt: skip
                 return self._reject(session, row, reason, {"actual": actual})
             self.blobs.put_file(partial, init.sha256)
-        elif not self.blobs.exists(init.sha256):
+        elif not self.blobs.refresh(init.sha256):  # marked in use: a sweep spares it
             # Ranges claim bytes that are gone: start the transfer over.
             log.warning("transfer %s: partial file missing; asking for everything", fin.file_id)
             row.ranges = []

@@ -296,10 +296,13 @@ def test_classify_by_the_events_a_clip_backs(
 
 
 def _blob(blobs: FileBlobStore, data: bytes) -> str:
+    """A stored blob, last used long ago (as one whose clip expires is)."""
     digest = hashlib.sha256(data).hexdigest()
     path = blobs.path(digest)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
+    long_ago = path.stat().st_mtime - 200 * DAY.total_seconds()
+    os.utime(path, (long_ago, long_ago))
     return digest
 
 
