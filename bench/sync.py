@@ -79,13 +79,14 @@ def throughput(workdir: Path, port: int, body: bytes, chunk: int, repeat: int) -
     with (
         Receiver(connect(port, "bench-receiver")) as receiver,
         publisher(connect(port, "bench-raw")) as raw_client,
-        SyncedEdge(edge_config(workdir / "p", port, chunk, 0)) as edge,
     ):
-        raw, synced, ratios = paired(
-            lambda: raw_seconds(raw_client, receiver, chunks(body, chunk)),
-            lambda i: sync_seconds(edge, receiver, body, f"p{i}"),
-            repeat,
-        )
+        # one edge at a time: they share a client id, and the broker drops the older session
+        with SyncedEdge(edge_config(workdir / "p", port, chunk, 0)) as edge:
+            raw, synced, ratios = paired(
+                lambda: raw_seconds(raw_client, receiver, chunks(body, chunk)),
+                lambda i: sync_seconds(edge, receiver, body, f"p{i}"),
+                repeat,
+            )
         emit("sync_throughput_ratio_one_process", raw / synced, "ratio", 1.0, pairs=ratios,
              note="edge and receiver share one interpreter")  # fmt: skip
         with SyncedEdge(edge_config(workdir / "b", port, chunk, CAP_KBPS)) as capped:

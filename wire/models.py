@@ -11,10 +11,14 @@ File transfer (after EMQX's EIP-0021, under our own prefix):
    Central answers with a ``FileAck`` listing the byte ranges it already holds, so a
    resumed transfer sends only what is missing.
 2. ``up/file/{id}/{offset}`` carries raw bytes (≤ 1 MiB). Central writes them durably,
-   then acks the ranges it now holds. Duplicates and reordering are harmless.
-3. ``up/file/{id}/fin`` (``FileFin``) repeats size and sha256. Central verifies the
-   assembled file, stores it content-addressed and acks ``complete``. Only that ack
-   counts as delivery; a broker PUBACK never does.
+   then acks the ranges it now holds — one cumulative ``FileAck`` per file for what a
+   worker committed within a few milliseconds (``central.ingest.ackhold``), not one per
+   chunk. Duplicates and reordering are harmless.
+3. ``up/file/{id}/fin`` (``FileFin``) repeats size and sha256. The edge sends it right
+   after the last chunk; central verifies the assembled file, stores it content-addressed
+   and acks ``complete``. A fin that finds bytes missing (another ingest worker still holds
+   the last chunk) is answered with the ranges held, and the edge sends the fin again once
+   the acks cover the file. Only ``complete`` counts as delivery; a broker PUBACK never does.
 
 Every init carries the clip's manifest signed with the device's Ed25519 key and chained
 to the device's previous manifest (``wire.manifest``); central refuses a clip whose
