@@ -83,8 +83,9 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
     from central.api import create_app
+    from central.api.app import pool_size
 
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, pool_size=pool_size(settings))
     db.migrate()
     with db:
         uvicorn.run(create_app(settings, db), host=host, port=port, log_level="info")

@@ -109,6 +109,12 @@ class Settings(RetentionSettings):
     seq_gap_grace_s: float = Field(
         default=300.0, ge=0, description="a sequence gap older than this raises an alarm"
     )
+    api_threads: int = Field(
+        default=4,
+        ge=1,
+        le=32,
+        description="threads per API process for database work (the pool holds one more)",
+    )
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:

@@ -44,14 +44,19 @@ def _status_for(exc: ReeferWatchError) -> int:
     return 500
 
 
+def pool_size(settings: Settings) -> int:
+    """Database connections of one API process: one per thread and one to spare."""
+    return settings.api_threads + 1
+
+
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     """The central API. Pass ``db`` to share one; otherwise the app opens and closes its own."""
     owns_db = db is None
-    database = db or Database(settings.database_url)
+    database = db or Database(settings.database_url, pool_size=pool_size(settings))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        limit_threads()
+        limit_threads(settings.api_threads)
         try:
             yield
         finally:

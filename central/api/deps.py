@@ -7,7 +7,7 @@ A sync dependency runs in the thread pool, one hand-off per dependency, so the c
 the route is one sync dependency: the session, its user and their org unit in one query, then
 the unchanged checks (token signature and expiry, session unknown, revoked or expired, user
 unknown or disabled, token of another user's session) and the scope on the loaded rows. The
-pool is capped at ``API_THREADS`` (``limit_threads``, from the app's lifespan).
+pool is capped at ``Settings.api_threads`` (``limit_threads``, from the app's lifespan).
 """
 
 from __future__ import annotations
@@ -33,21 +33,22 @@ from wire.errors import AuthError
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
-# Threads for the sync routes and dependencies of one API process (anyio's default: 40).
+# Threads for the sync routes and dependencies of one API process (anyio's default: 40), by
+# default; ``REEFERWATCH_API_THREADS`` (``Settings.api_threads``) sets it.
 # Python runs one thread at a time, so more threads than requests that wait on the database
 # only add hand-offs of the interpreter lock between them: under 16 keep-alive connections
 # on 2 processes the clip list took 4–5 ms of CPU per request with 40 threads, ~3 with 4.
 # Four leave room for a slow request (a PDF, a long page) while the others are served.
 # A request holds a database connection only inside a thread (``bearer_scope`` ends its
 # transaction; ``get_session`` closes outside the cap), so however many requests queue for a
-# thread, none waits for a connection that a queued request holds; keep it at most the pool's
-# size (SQLAlchemy's default: 5).
+# thread, none waits for a connection that a queued request holds; the app's database pool
+# holds one connection more than there are threads (``create_app``).
 API_THREADS = 4
 
 
-def limit_threads() -> None:
-    """Cap the event loop's thread pool at ``API_THREADS`` (call it on the serving loop)."""
-    to_thread.current_default_thread_limiter().total_tokens = API_THREADS
+def limit_threads(threads: int = API_THREADS) -> None:
+    """Cap the event loop's thread pool at ``threads`` (call it on the serving loop)."""
+    to_thread.current_default_thread_limiter().total_tokens = threads
 
 
 async def get_settings(request: Request) -> Settings:
@@ -63,7 +64,7 @@ async def get_blobs(request: Request) -> FileBlobStore:
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """The request's ORM session. Opening one does no I/O (it connects at its first
     statement, in a thread); closing it returns the connection, so that runs in a thread too:
-    outside the ``API_THREADS`` cap (a request holding a connection never waits for a thread
+    outside the thread cap (a request holding a connection never waits for a thread
     to give it back) and shielded from cancellation (a dropped client still returns it)."""
     db: Database = request.app.state.db
     session = db.session()
@@ -128,7 +129,7 @@ def bearer_scope(
     scope = Scope.of(session, user)
     del loaded  # held until here for the identity map
     # End the transaction (and write the touch, if any): the connection goes back to the pool
-    # until the route's first statement, while this request waits for a thread (``API_THREADS``).
+    # until the route's first statement, while this request waits for a thread (the cap).
     # The rows stay loaded (the sessions do not expire on commit).
     session.commit()
     return scope

@@ -31,16 +31,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout on every connect."""
+def make_engine(url: str, pool_size: int | None = None) -> Engine:
+    """Create an engine; SQLite gets WAL, foreign keys and a busy timeout on every connect.
+    ``pool_size``: connections kept open (SQLAlchemy's default, 5, when None)."""
     parsed = make_url(url)
+    pool: dict[str, Any] = {} if pool_size is None else {"pool_size": pool_size}
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        in_memory = not parsed.database or parsed.database == ":memory:"
+        if not in_memory:
+            Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
+        args = {"check_same_thread": False, "timeout": 10}
+        engine = create_engine(url, connect_args=args, **({} if in_memory else pool))
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
 def alembic_config() -> Config:
@@ -64,9 +68,9 @@ def migrate(engine: Engine, revision: str = "head") -> None:
 class Database(Closeable):
     """An engine plus a session factory; ``close()`` is idempotent."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int | None = None) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, pool_size)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._closed = False
 

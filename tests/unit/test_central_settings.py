@@ -10,6 +10,8 @@ from pydantic import ValidationError
 
 from central.settings import Settings
 
+pytest_plugins = ["tests.central_fixtures"]
+
 
 def test_secret_is_generated_once_with_mode_0600(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -47,3 +49,26 @@ def test_env_prefix_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.mqtt_port == 8883 and settings.access_token_minutes == 5
     assert settings.database_url == "postgresql+psycopg://u@h/db"
     assert not (tmp_path / "secret_key").exists()
+
+
+def test_api_threads_caps_the_thread_pool_and_sizes_the_database_pool(
+    central_settings: Settings,
+) -> None:
+    from anyio import to_thread
+    from fastapi.testclient import TestClient
+
+    from central.api import create_app
+
+    settings = central_settings.model_copy(update={"api_threads": 2})
+    app = create_app(settings)
+    with TestClient(app) as client:
+        assert client.get("/healthz").status_code == 200
+        assert client.portal is not None
+        tokens = client.portal.call(lambda: to_thread.current_default_thread_limiter().total_tokens)
+        assert tokens == 2
+        assert app.state.db.engine.pool.size() == 3
+
+
+def test_api_threads_out_of_range_is_refused_with_its_name(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="api_threads"):
+        Settings(data_dir=tmp_path, secret_key="s" * 40, api_threads=0)
