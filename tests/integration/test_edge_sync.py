@@ -35,11 +35,15 @@ class CentralDouble:
     """Just enough of central: stores chunks in memory, acks what it holds."""
 
     def __init__(self, broker: Broker) -> None:
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()  # a late chunk is handled inside the fin's handling
         self.acking = True  # answer at all?
         self.complete_acks = True  # send complete=True after a good fin?
         self.error_on_fin = 0  # how many fins to answer with an error
         self.keep_below: int | None = None  # drop (never hold) chunks at/after this offset
+        # hold back the chunk that would complete a file until its fin has been answered, as
+        # a second ingest worker that stores it after the first answered the fin
+        self.last_chunk_late = False
+        self._late: mqtt.MQTTMessage | None = None
         self.inits: list[FileInit] = []
         self.events: list[EventMessage] = []
         self.chunks: list[tuple[str, int, int]] = []  # (file_id, offset, length) as received
@@ -92,6 +96,12 @@ class CentralDouble:
                     self._ack(files=[FileAck(file_id=init.file_id, ranges=self.held[init.file_id])])
             elif topic.kind == "file-chunk":
                 fid, offset = topic.file_id or "", topic.offset or 0
+                size = len(self.data[fid])
+                end = offset + len(msg.payload)
+                completes = ranges.covered(ranges.add(self.held[fid], (offset, end)), size)
+                if self.last_chunk_late and completes and self._late is None:
+                    self._late = msg
+                    return
                 self.chunks.append((fid, offset, len(msg.payload)))
                 if self.keep_below is not None and offset >= self.keep_below:
                     return
@@ -106,7 +116,12 @@ class CentralDouble:
                     ranges.covered(self.held[fin.file_id], fin.size)
                     and hashlib.sha256(body).hexdigest() == fin.sha256
                 )
-                if self.error_on_fin > 0:
+                late, self._late = self._late, None
+                if late is not None:  # the fin was answered with what is held, then this
+                    self._ack(files=[FileAck(file_id=fin.file_id, ranges=self.held[fin.file_id])])
+                    self.last_chunk_late = False
+                    self._on_message(client, userdata, late)
+                elif self.error_on_fin > 0:
                     self.error_on_fin -= 1
                     self.held[fin.file_id] = []
                     self._ack(files=[FileAck(file_id=fin.file_id, error="storage full")])
@@ -199,6 +214,26 @@ def test_file_arrives_byte_identical_and_is_delivered_only_on_complete_ack(
     assert event.id == event_id and event.kind == "seal_broken"
     assert event.seq == store.outbox_item("event", event_id).seq  # type: ignore[union-attr]
     assert max(length for _, _, length in double.chunks) <= config.mqtt.chunk_size
+
+
+def test_the_fin_follows_the_last_chunk_and_comes_again_when_central_lacked_it(
+    setup: tuple[EdgeConfig, Store, CentralDouble], tmp_path: Path
+) -> None:
+    config, store, double = setup
+    _, file_id, body = queue_clip(store, tmp_path)
+    with SyncClient(config, store) as sync:
+        sync.start()
+        wait_for(lambda: state(store, "file", file_id) == "delivered", 30, "file delivered")
+    assert len(double.fins) == 1  # sent once, right after the last chunk
+    double.last_chunk_late = True
+    _, late_id, late_body = queue_clip(store, tmp_path)
+    with SyncClient(config, store) as sync:
+        sync.start()
+        wait_for(lambda: state(store, "file", late_id) == "delivered", 30, "late file delivered")
+    fins = [fin for fin in double.fins if fin.file_id == late_id]
+    assert len(fins) == 2  # answered without the last chunk, then sent again once covered
+    assert double.verified[late_id] == late_body and double.verified[file_id] == body
+    assert [init.file_id for init in double.inits].count(late_id) == 1  # no re-announce
 
 
 def test_nothing_is_delivered_when_central_never_acks(
