@@ -1,9 +1,9 @@
-/* Inspector UI: sign in, search clips, events and loading sessions, play and download clips.
-   No build step. */
+/* Inspector UI: sign in, search clips, events and loading sessions, play and download clips,
+   ask sites for recorded video, browse sites; admins hold clips. No build step. */
 "use strict";
 const API = "/api/v1";
 const state = {
-  view: "clips", cursor: null, user: sessionStorage.getItem("rw.user"),
+  view: "clips", cursor: null, user: sessionStorage.getItem("rw.user"), clip: null, holdAction: null, shown: 0,
   token: sessionStorage.getItem("rw.token"), refresh: sessionStorage.getItem("rw.refresh"),
   expires: Number(sessionStorage.getItem("rw.expires")) || 0,
 };
@@ -30,10 +30,16 @@ const COLUMNS = {
     ["col.duration", (s) => (s.ended_at ? seconds(s.started_at, s.ended_at) : t("session.open"))],
   ],
   "upload-requests": [
-    ["col.asked", (r) => when(r.issued_at)], ["col.site", (r) => r.site], ["col.camera", (r) => r.camera],
+    ["col.asked", (r) => when(r.issued_at)], ["col.site", (r) => r.site], ["col.device", (r) => r.device],
+    ["col.camera", (r) => r.camera],
     ["col.window", (r) => `${when(r.start)} – ${seconds(r.start, r.end)}`],
     ["col.status", (r) => badge(!["failed", "expired"].includes(r.status), "status." + r.status, "status." + r.status)],
     ["col.detail", (r) => r.detail || "—"],
+  ],
+  sites: [
+    ["col.siteid", (s) => s.id], ["col.enterprise", (s) => s.enterprise_name],
+    ["col.regno", (s) => s.registration_no || "—"], ["col.location", (s) => s.location_code || "—"],
+    ["col.org", (s) => unitLabel(s)],
   ],
 };
 const PENDING = ["queued", "sent", "accepted"];
@@ -47,6 +53,27 @@ function badge(ok, yes, no) {
   span.className = "badge " + (ok ? "ok" : "bad");
   span.textContent = t(ok ? yes : no);
   return span;
+}
+
+/* The text of ``prefix.value`` (the value itself when there is none). */
+function label(prefix, value) { const key = prefix + "." + value; return t(key) === key ? String(value) : t(key); }
+function unitLabel(site) { return site.org_name ? `${site.org_name} (${site.org})` : site.org; }
+
+/* The signed-in user's role, from the access token's claims. It only decides which controls
+   are shown: the API refuses what the role may not do. */
+function role() {
+  try {
+    const claims = (state.token || "").split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+    return String(JSON.parse(atob(claims)).role || "");
+  } catch (err) { return ""; }
+}
+
+/* The "detail" of an API refusal, as text (a 422 lists its problems). */
+async function problem(response) {
+  const detail = await response.json().then((b) => b.detail, () => "");
+  if (typeof detail === "string" && detail) return detail;
+  if (Array.isArray(detail) && detail.length) return detail.map((d) => d.msg || "").join("; ");
+  return String(response.status);
 }
 
 function terminalSecret() { return localStorage.getItem("rw.terminal") || ""; }
@@ -132,6 +159,7 @@ function signOut(message) {
   for (const key of ["rw.token", "rw.refresh", "rw.expires"]) sessionStorage.removeItem(key);
   $("#login").hidden = false; $("#terminal").hidden = false;
   $("#browser").hidden = true; $("#nav").hidden = true; $("#logout").hidden = true;
+  $("#player").pause(); $("#detail").hidden = true; state.clip = null;
   $("#who").textContent = "";
   $("#login-error").textContent = message || "";
 }
@@ -165,7 +193,7 @@ async function load(fresh) {
   const head = document.createElement("tr");
   for (const [label] of COLUMNS[state.view]) { const th = document.createElement("th"); th.textContent = t(label); head.append(th); }
   $("#table thead").replaceChildren(head);
-  const page = await api(`${API}/${state.view}?${query()}`);
+  const page = state.view === "sites" ? await sitesPage() : await api(`${API}/${state.view}?${query()}`);
   for (const item of page.items) $("#table tbody").append(row(item));
   state.cursor = page.next_cursor;
   clearTimeout(refreshTimer);
@@ -190,6 +218,7 @@ function row(item) {
     if (state.view === "clips") showClip(item);
     if (state.view === "loading-sessions") showSession(item);
     if (state.view === "upload-requests" && item.clip) showClip(item.clip);
+    if (state.view === "sites") showSite(item);
   });
   return tr;
 }
@@ -204,8 +233,11 @@ function showFacts(facts) {
 
 /* A loading session: its facts and the clips covering it; a clip plays when chosen. */
 async function showSession(item) {
+  ++state.shown;
+  state.clip = null;
   const session = await api(`${API}/loading-sessions/${encodeURIComponent(item.id)}`);
   $("#player").hidden = true; $("#download").hidden = true;
+  $("#hold-actions").hidden = true; $("#site-detail").hidden = true; $("#detail-error").textContent = "";
   showFacts([["col.container", session.container_no || "—"], ["col.plate", session.vehicle_plate || "—"],
     ["col.seals", session.seal_numbers.join(", ") || "—"], ["fact.start", when(session.started_at)],
     ["fact.end", session.ended_at ? when(session.ended_at) : t("session.open")]]);
@@ -225,17 +257,130 @@ async function showSession(item) {
 }
 
 async function showClip(clip, inSession = false) {
+  ++state.shown;
   $("#session-clips").hidden = !inSession;
+  $("#site-detail").hidden = true;
   $("#player").hidden = false; $("#download").hidden = false;
   const link = await api(`${API}/clips/${encodeURIComponent(clip.id)}/video-url`);
   $("#player").src = link.url;
   $("#download").href = link.url;
   $("#download").setAttribute("download", clip.name);
-  const facts = [["fact.name", clip.name], ["fact.start", when(clip.start)], ["fact.end", when(clip.end)],
-    ["fact.sha256", clip.sha256], ["fact.events", (clip.event_ids || []).join(", ") || "—"],
-    ["fact.received", when(clip.received_at)]];
-  if (!inSession) showFacts(facts);
+  if (inSession) {
+    $("#hold-actions").hidden = true;
+  } else {
+    state.clip = clip;
+    $("#detail-error").textContent = "";
+    showClipFacts(clip);
+  }
   $("#detail").hidden = false;
+}
+
+/* A clip's facts, with its retention (regulation Art. 18-19); admins get the hold controls. */
+function showClipFacts(clip) {
+  showFacts([["fact.name", clip.name], ["fact.start", when(clip.start)], ["fact.end", when(clip.end)],
+    ["fact.sha256", clip.sha256], ["fact.events", (clip.event_ids || []).join(", ") || "—"],
+    ["fact.received", when(clip.received_at)],
+    ["fact.retention", label("retention", clip.retention_class)],
+    ["fact.retain_until", clip.retain_until ? when(clip.retain_until) : t("retain.forever")],
+    ["fact.hold", clip.hold ? t("hold.on").replace("{r}", () => clip.hold_reason || "—") : t("hold.off")]]);
+  $("#hold-actions").hidden = role() !== "admin";
+  $("#hold-place").hidden = Boolean(clip.hold);
+  $("#hold-release").hidden = !clip.hold;
+  $("#hold-evidence").hidden = clip.retention_class === "evidence";
+  $("#hold-form").hidden = true;
+}
+
+const HOLD_ACTIONS = {
+  place: (reason) => ["hold", "PUT", { reason }],
+  release: (reason) => ["hold", "DELETE", { reason }],
+  evidence: (reason) => ["retention", "PUT", { retention_class: "evidence", reason }],
+};
+
+/* Each change of hold or retention asks for its reason (kept in the audit log). */
+function askReason(action) {
+  state.holdAction = action;
+  $("#hold-form-title").textContent = t("hold.why." + action);
+  $("#hold-form [name=reason]").value = "";
+  $("#hold-form").hidden = false;
+  $("#detail-error").textContent = "";
+  $("#hold-form [name=reason]").focus();
+}
+
+async function changeHold(event) {
+  event.preventDefault();
+  const clip = state.clip;
+  const reason = $("#hold-form [name=reason]").value.trim();
+  if (!clip || !HOLD_ACTIONS[state.holdAction]) return;
+  if (!reason) { $("#detail-error").textContent = t("hold.noreason"); return; }
+  const [path, method, body] = HOLD_ACTIONS[state.holdAction](reason);
+  const submit = $("#hold-form button[type=submit]");
+  submit.disabled = true;
+  try {
+    const response = await authorised(`${API}/clips/${encodeURIComponent(clip.id)}/${path}`, {
+      method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    if (state.clip !== clip) return;
+    if (!response.ok) { $("#detail-error").textContent = t("hold.refused") + ": " + (await problem(response)); return; }
+    Object.assign(clip, await response.json()); // the list's row shows the new state when opened again
+    $("#detail-error").textContent = "";
+    showClipFacts(clip);
+  } finally {
+    submit.disabled = false;
+  }
+}
+
+/* The sites the user may see, with the names of their units. GET /sites takes no filters: the
+   site field keeps the sites whose id or enterprise name contain it. */
+async function sitesPage() {
+  const [sites, units] = await Promise.all([api(`${API}/sites`), api(`${API}/orgs`)]);
+  const names = new Map(units.map((u) => [u.code, u.name]));
+  const wanted = String(new FormData($("#filters")).get("site") || "").trim().toLowerCase();
+  const items = sites
+    .filter((s) => !wanted || s.id.toLowerCase().includes(wanted) || s.enterprise_name.toLowerCase().includes(wanted))
+    .map((s) => Object.assign({ org_name: names.get(s.org) || "" }, s));
+  return { items, next_cursor: null };
+}
+
+function fillTable(sel, labels, rows) {
+  const head = document.createElement("tr");
+  for (const key of labels) { const th = document.createElement("th"); th.textContent = t(key); head.append(th); }
+  $(sel + " thead").replaceChildren(head);
+  $(sel + " tbody").replaceChildren(...rows.map((cells) => {
+    const tr = document.createElement("tr");
+    for (const value of cells) { const td = document.createElement("td"); td.textContent = value; tr.append(td); }
+    return tr;
+  }));
+  $(sel).hidden = rows.length === 0;
+}
+
+/* A site: its facts, its cameras (the ones the user may see) and its zones. Read-only. */
+async function showSite(site) {
+  const base = `${API}/sites/${encodeURIComponent(site.id)}`;
+  const shown = ++state.shown;
+  state.clip = null;
+  $("#player").pause();
+  $("#player").hidden = true; $("#download").hidden = true; $("#session-clips").hidden = true;
+  $("#hold-actions").hidden = true; $("#site-detail").hidden = true;
+  showFacts([["col.siteid", site.id], ["col.enterprise", site.enterprise_name],
+    ["col.regno", site.registration_no || "—"], ["fact.address", site.address || "—"],
+    ["col.location", site.location_code || "—"], ["col.org", unitLabel(site)]]);
+  $("#detail-error").textContent = "";
+  $("#detail").hidden = false;
+  let cameras, zones;
+  try {
+    [cameras, zones] = await Promise.all([api(base + "/cameras"), api(base + "/zones")]);
+  } catch (err) {
+    if (shown === state.shown) $("#detail-error").textContent = err.message;
+    return;
+  }
+  if (shown !== state.shown) return; // another row was chosen meanwhile
+  const zoneNames = new Map(zones.map((z) => [z.code, z.name]));
+  fillTable("#site-cameras", ["col.camera", "col.name", "col.zone", "col.ptz"], cameras.map((c) => [
+    c.camera, c.name, c.zone ? `${zoneNames.get(c.zone) || ""} (${c.zone})` : "—", t(c.ptz ? "bool.yes" : "bool.no")]));
+  fillTable("#site-zones", ["col.code", "col.name", "col.cameras"],
+    zones.map((z) => [z.code, z.name, z.cameras.join(", ") || "—"]));
+  $("#site-no-cameras").hidden = cameras.length > 0;
+  $("#site-no-zones").hidden = zones.length > 0;
+  $("#site-detail").hidden = false;
 }
 
 /* Each filter applies to the views its label names in data-views (all views without it). */
@@ -251,21 +396,46 @@ async function requestWindow(event) {
   const form = new FormData(event.target);
   const body = { camera: form.get("camera"), start: new Date(form.get("start")).toISOString(),
     end: new Date(form.get("end")).toISOString(), reason: form.get("reason") || null };
+  if (form.get("device")) body.device = form.get("device"); // else the box heard from last
   const site = encodeURIComponent(form.get("site"));
   const response = await authorised(`${API}/sites/${site}/upload-requests`, {
     method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
   if (!response.ok) {
-    const detail = await response.json().then((b) => b.detail, () => "");
-    $("#request-error").textContent = t("req.refused") + ": " + (typeof detail === "string" ? detail : response.status);
+    $("#request-error").textContent = t("req.refused") + ": " + (await problem(response));
     return;
   }
   $("#request-error").textContent = "";
   load(true);
 }
 
+/* Offer the boxes of the site named in the request form (GET /devices lists the devices of
+   every site the user may see); the empty choice asks the box heard from last. */
+let devicesTimer = null;
+let devicesAsked = 0;
+async function loadDevices() {
+  const site = $("#request-form [name=site]").value.trim();
+  const select = $("#request-form [name=device]");
+  const asked = ++devicesAsked;
+  let devices = [];
+  if (site) {
+    try { devices = (await api(`${API}/devices`)).filter((d) => d.site === site); } catch (err) { devices = []; }
+  }
+  if (asked !== devicesAsked) return; // the site changed meanwhile
+  const chosen = select.value;
+  select.replaceChildren(select.options[0], ...devices.map((d) => {
+    const option = document.createElement("option");
+    option.value = d.device;
+    option.textContent = `${d.device} · ${label("device", d.status)}` + (d.last_seen ? ` · ${when(d.last_seen)}` : "");
+    return option;
+  }));
+  select.value = devices.some((d) => d.device === chosen) ? chosen : "";
+}
+
 function switchView(view) {
   state.view = view;
+  ++state.shown; state.clip = null;
   $("#request-form").hidden = view !== "upload-requests";
+  if (view === "upload-requests") loadDevices();
   document.querySelectorAll("nav .tab").forEach((b) => b.classList.toggle("active", b.dataset.view === view));
   showFilters();
   $("#detail").hidden = true;
@@ -277,6 +447,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#lang").addEventListener("change", (e) => {
     LANG = e.target.value; localStorage.setItem("rw.lang", LANG); applyStrings(); showTerminal();
     if (!$("#browser").hidden) load(true);
+    if (!$("#request-form").hidden) loadDevices();
   });
   applyStrings();
   showFilters();
@@ -293,6 +464,14 @@ document.addEventListener("DOMContentLoaded", () => {
   showTerminal();
   $("#filters").addEventListener("submit", (e) => { e.preventDefault(); load(true); });
   $("#request-form").addEventListener("submit", requestWindow);
+  const siteField = $("#request-form [name=site]");
+  siteField.addEventListener("input", () => { clearTimeout(devicesTimer); devicesTimer = setTimeout(loadDevices, 300); });
+  siteField.addEventListener("change", () => { clearTimeout(devicesTimer); loadDevices(); });
+  $("#hold-place").addEventListener("click", () => askReason("place"));
+  $("#hold-release").addEventListener("click", () => askReason("release"));
+  $("#hold-evidence").addEventListener("click", () => askReason("evidence"));
+  $("#hold-cancel").addEventListener("click", () => { $("#hold-form").hidden = true; $("#detail-error").textContent = ""; });
+  $("#hold-form").addEventListener("submit", changeHold);
   $("#more").addEventListener("click", () => load(false));
   document.querySelectorAll("nav .tab").forEach((b) => b.addEventListener("click", () => switchView(b.dataset.view)));
   if (state.token) { scheduleRenew(); showBrowser(); }
