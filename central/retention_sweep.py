@@ -38,9 +38,9 @@ from sqlalchemy.orm import Session
 from central import audit
 from central.blobs import FileBlobStore
 from central.db.engine import Database
-from central.db.models import Audit, Clip, ClipEvent, Event
+from central.db.models import KEEP_KINDS_SQL, Audit, Clip, ClipEvent, Event
 from central.db.types import UTCDateTime, utcnow
-from central.retention import KEEP_KINDS, Periods, change_class, classify, retain_until
+from central.retention import Periods, change_class, classify, retain_until
 
 log = logging.getLogger(__name__)
 
@@ -180,11 +180,9 @@ class Sweeper:
     # -- 2. promote ---------------------------------------------------------------------
 
     def _late_anomalies(self) -> Any:
-        backed = (
-            select(ClipEvent.clip_id)
-            .join(Event, Event.id == ClipEvent.event_id)
-            .where(Event.kind.in_(sorted(KEEP_KINDS)))
-        )
+        # the events of a kind kept as anomaly, through their partial index (models.py)
+        kept = select(Event.id).where(text(KEEP_KINDS_SQL))
+        backed = select(ClipEvent.clip_id).where(ClipEvent.event_id.in_(kept))
         return select(Clip.id).where(Clip.retention_class == "standard", Clip.id.in_(backed))
 
     def _promote(self, dry_run: bool) -> int:
