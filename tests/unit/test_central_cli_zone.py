@@ -102,3 +102,25 @@ def test_zone_list_of_an_unknown_site(cli: Cli, sites: None) -> None:
     code, out, err = cli("zone", "list", "--site", "nope")
     assert code == 1 and out == "" and "no site 'nope'" in err
     assert cli("zone", "list", "--site", "sd-2") == (0, "", "")
+
+
+def test_zone_assign_puts_a_camera_in_a_zone_and_out_again(
+    cli: Cli, central_db: Database, sites: None
+) -> None:
+    assert cli("zone", "add", "--site", "sd-1", "--code", "dock", "--name", "装货口")[0] == 0
+    assert cli("zone", "add", "--site", "sd-2", "--code", "cold", "--name", "冷库")[0] == 0
+    code, out, err = cli("zone", "assign", "--site", "sd-1", "--camera", "c2", "--zone", "dock")
+    assert (code, out) == (0, "camera sd-1/c2 is in zone sd-1/dock\n"), err
+    assert cli("zone", "list", "--site", "sd-1")[1].split("\t")[1:] == ["dock", "装货口", "c2\n"]
+    # another site's zone, an unknown zone or camera: refused, nothing changes
+    for args, problem in (
+        (("--camera", "c1", "--zone", "cold"), "no zone sd-1/cold"),
+        (("--camera", "c9", "--zone", "dock"), "no camera sd-1/c9"),
+    ):
+        code, _, err = cli("zone", "assign", "--site", "sd-1", *args)
+        assert code == 1 and problem in err
+    code, out, _ = cli("zone", "assign", "--site", "sd-1", "--camera", "c2", "--zone", "-")
+    assert (code, out) == (0, "camera sd-1/c2 is in no zone\n")
+    with central_db.session() as session:
+        lines = session.scalars(select(Audit).where(Audit.action == "camera.zone")).all()
+        assert [(a.actor, a.target) for a in lines] == [("cli", "sd-1/c2"), ("cli", "sd-1/c2")]
