@@ -114,7 +114,7 @@ class FileBlobStore:
         before the rename is seen (the blob goes back), one that tries after the rename
         finds no blob and installs its own copy. Either way the new clip keeps its file."""
         target = self.path(sha256)
-        aside = target.with_name(f"{sha256}.retiring")
+        aside = target.with_name(sha256 + RETIRING)
         try:
             os.replace(target, aside)
         except FileNotFoundError:
