@@ -29,9 +29,7 @@ import dataclasses
 import datetime
 import ipaddress
 import json
-import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +40,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from central import crl
+from central.ca_files import Installed, Issued, cert_pem, key_pem, write_new
 from central.ca_index import CaError, Index, crl_entries, mark_revoked
 from central.ca_index import now as _now
 from wire import topics
@@ -57,61 +56,6 @@ CLIENT_NAMES = frozenset({CENTRAL_CN})
 # Flags for systemd/reeferwatch-crl.{path,service}, in the CA directory (module docstring).
 UPDATE_FLAG = "broker-update-needed"
 RESTART_FLAG = "broker-restart-needed"
-
-
-def _write_new(path: Path, data: bytes, mode: int) -> None:
-    """Create ``path`` with ``mode`` (never overwrite), fsynced."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    except FileExistsError as exc:
-        raise CaError(f"{path} exists already; not overwriting it") from exc
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-
-
-def _cert_pem(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(serialization.Encoding.PEM)
-
-
-def fingerprint(cert: x509.Certificate) -> str:
-    """SHA-256 of the DER certificate, lower-case hex (``openssl x509 -fingerprint -sha256``)."""
-    return cert.fingerprint(hashes.SHA256()).hex()
-
-
-@dataclass(frozen=True)
-class Issued:
-    """What ``issue_*`` wrote: the certificate, and the files of the bundle."""
-
-    cert: x509.Certificate
-    cert_file: Path
-    key_file: Path
-    ca_file: Path
-    signing_public_key: str | None = None  # a device bundle's manifest key (base64)
-    superseded: tuple[dict[str, Any], ...] = ()  # index entries revoked by this issue
-
-    @property
-    def fingerprint(self) -> str:
-        return fingerprint(self.cert)
-
-
-@dataclass(frozen=True)
-class Installed:
-    """What ``install_crl`` put where the broker reads it."""
-
-    crl: x509.CertificateRevocationList
-    target: Path
-    # serials this CRL revokes that the file it replaced did not (sorted): Mosquitto must be
-    # restarted, not only reloaded, to cut sessions those certificates hold now
-    newly_revoked: tuple[int, ...]
-    restart_flag: Path | None  # the flag written for reeferwatch-crl.service, if any
 
 
 class CertificateAuthority:
@@ -172,8 +116,8 @@ class CertificateAuthority:
             .add_extension(ski, critical=False)
             .sign(key, hashes.SHA256())
         )
-        _write_new(directory / "ca.key", _key_pem(key), 0o600)
-        _write_new(directory / "ca.pem", _cert_pem(cert), 0o644)
+        write_new(directory / "ca.key", key_pem(key), 0o600)
+        write_new(directory / "ca.pem", cert_pem(cert), 0o644)
         authority = cls(directory)
         authority.issue_crl()  # the broker does not start without its crlfile
         return authority
@@ -336,11 +280,11 @@ class CertificateAuthority:
             )
         cert = builder.sign(self.key, hashes.SHA256())
         out_dir.mkdir(parents=True, exist_ok=True)
-        _write_new(key_file, _key_pem(key), 0o600)
-        _write_new(cert_file, _cert_pem(cert), 0o644)
+        write_new(key_file, key_pem(key), 0o600)
+        write_new(cert_file, cert_pem(cert), 0o644)
         ca_pem = self.cert_file.read_bytes()
         if not ca_file.exists():
-            _write_new(ca_file, ca_pem, 0o644)
+            write_new(ca_file, ca_pem, 0o644)
         elif ca_file.read_bytes() != ca_pem:
             raise CaError(f"{ca_file} holds another CA's certificate")
         return Issued(cert, cert_file, key_file, ca_file)
@@ -429,7 +373,7 @@ class CertificateAuthority:
             f"key_file = {json.dumps(f'{base}/device.key')}\n"
         )
         tomllib.loads(snippet)  # what we hand out must parse
-        _write_new(out_dir / "edge.toml", snippet.encode(), 0o644)
+        write_new(out_dir / "edge.toml", snippet.encode(), 0o644)
         self._index.append(self._entry("device", device, issued, site=site, signing_key=signing))
         superseded: list[dict[str, Any]] = []
         if any("revoked_at" not in entry for entry in known):  # --replace: the earlier ones

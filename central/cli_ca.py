@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from central import audit, crl
-from central.ca import CENTRAL_CN, LEAF_DAYS, CaError, CertificateAuthority, fingerprint
+from central.ca import CENTRAL_CN, LEAF_DAYS, CaError, CertificateAuthority
+from central.ca_files import fingerprint
 from central.db.engine import Database
 from central.settings import Settings
 from wire import topics

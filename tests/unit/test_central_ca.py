@@ -12,7 +12,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from central.ca import CaError, CertificateAuthority, fingerprint
+from central.ca import CaError, CertificateAuthority
+from central.ca_files import fingerprint
 from central.cli import main
 from wire.manifest import load_private_key, public_key_text
 
