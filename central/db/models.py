@@ -5,17 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
-    text,
-)
+import sqlalchemy as sa
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from central.db.types import UTCDateTime, utcnow
@@ -169,26 +160,22 @@ class Manifest(Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-# The events whose clips are kept as "anomaly" (``central.retention.KEEP_KINDS``; a test keeps
-# the two equal), as literal SQL: SQLite uses a partial index only for a query that repeats
-# its WHERE term literally, and the retention sweep's late-anomaly pass does.
+# ``central.retention.KEEP_KINDS`` (a test keeps them equal) as literal SQL: SQLite uses a
+# partial index only for a query repeating its WHERE term, as the retention sweep does.
 KEEP_KINDS_SQL = (
     "kind IN ('camera_fault', 'device_fault', 'fault_cleared', 'metal_detector_reject', "
     "'seal_broken')"
 )
+_ONLY_KEEP_KINDS: dict[str, Any] = {
+    f"{db}_where": sa.text(KEEP_KINDS_SQL) for db in ("postgresql", "sqlite")
+}
 
 
 class Event(Base):
     __tablename__ = "events"
     __table_args__ = (
         Index("ix_events_time", "occurred_at", "id"),
-        Index(
-            "ix_events_keep_kinds",
-            "kind",
-            "id",
-            postgresql_where=text(KEEP_KINDS_SQL),
-            sqlite_where=text(KEEP_KINDS_SQL),
-        ),
+        Index("ix_events_keep_kinds", "kind", "id", **_ONLY_KEEP_KINDS),
         Index("ix_events_site_time", "site", "occurred_at"),
         Index("ix_events_site_kind_time", "site", "kind", "occurred_at"),
         Index("ix_events_container_no", "container_no"),
