@@ -87,7 +87,8 @@ def test_upload_window_is_cut_from_recorded_segments_and_queued_as_a_window(
             assert item is not None and item.priority == PRIORITY_WINDOW
             # stream copy starts at the keyframe at or before ``start`` (one every second)
             assert WINDOW_S - 0.5 <= probe(clip.path).duration <= WINDOW_S + 1.5
-            assert window_state(store, "w-1") == ("cut", None)
+            # the clip's row is committed first, the window's state just after it
+            wait_for(lambda: window_state(store, "w-1") == ("cut", None), 10, "the window cut")
             windows = store.query("SELECT file_id FROM clips WHERE kind = 'window'")
             assert [r["file_id"] for r in windows] == [file_id]  # one clip for the id
 
