@@ -1,4 +1,4 @@
-"""User accounts: create, disable, authenticate."""
+"""User accounts: create, disable or enable, change role, authenticate."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from central import audit
+from central.auth import sessions
 from central.db.models import ROOT_ORG_ID, User
+from central.db.types import utcnow
 from central.orgs import unit_by_code
 from central.security import ROLES, burn_time, hash_password, verify_password
 from wire.errors import AuthError, StoreError
@@ -41,11 +43,34 @@ def add_user(
 
 
 def disable_user(session: Session, username: str, actor: str) -> User:
+    return set_disabled(session, username, True, actor)
+
+
+def set_disabled(session: Session, username: str, disabled: bool, actor: str) -> User:
+    """Disable (sign-in refused, live sessions ended) or enable a user; audited as
+    ``user.disable`` / ``user.enable`` when the state changes."""
     user = session.execute(select(User).where(User.username == username)).scalar()
     if user is None:
         raise StoreError(f"no user {username!r}")
-    user.disabled = True
-    audit.append(session, actor, "user.disable", username)
+    if user.disabled == disabled:
+        return user
+    user.disabled = disabled
+    detail: dict[str, object] = {}
+    if disabled:
+        ended = sessions.revoke_all(session, "disabled", utcnow(), user_id=user.id)
+        detail = {"sessions_ended": ended}
+    audit.append(session, actor, "user.disable" if disabled else "user.enable", username, detail)
+    return user
+
+
+def set_role(session: Session, user: User, role: str, actor: str) -> User:
+    """Give ``user`` another role (Art. 10); audited as ``user.role`` when it changes."""
+    if role not in ROLES:
+        raise AuthError(f"role {role!r} is not one of {ROLES}")
+    if user.role != role:
+        audit.append(session, actor, "user.role", user.username, {"role": role, "was": user.role})
+        user.role = role
+        session.flush()
     return user
 
 

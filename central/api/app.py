@@ -21,6 +21,7 @@ from central.api import (
     loadingsessions,
     sites,
     uploadrequests,
+    users,
     zones,
 )
 from central.api.deps import limit_threads
@@ -84,6 +85,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     api.include_router(sites.router)
     api.include_router(zones.router)
     api.include_router(uploadrequests.router)
+    api.include_router(users.router)
     api.include_router(audit.router)
     app.include_router(api)
     app.include_router(health.router)

@@ -1,4 +1,4 @@
-"""``/api/v1/auth``: sign in (OAuth2 password form), refresh, sign out."""
+"""``/api/v1/auth``: sign in (OAuth2 password form), refresh, sign out, change one's password."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Header, HTTPException, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel, ConfigDict, Field
 
 from central.api import auth_sessions
 from central.api.deps import AppSettings, CurrentSession, CurrentUser, DbSession
 from central.api.schemas import Problem, TokenOut
 from central.auth import login
+from central.auth.password import WrongPassword, change_password
 from central.auth.sessions import Tokens
 from central.auth.throttle import LoginThrottled
 from wire.errors import AuthError
@@ -113,4 +115,42 @@ def refresh(
 def logout(user: CurrentUser, current: CurrentSession, session: DbSession) -> Response:
     """Revoke the session of the bearer token (its refresh token and every access token)."""
     login.sign_out(session, user, current, user.username, "logout")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(max_length=256)
+    new_password: str = Field(max_length=256)
+
+
+PASSWORD_RESPONSES: dict[int | str, dict[str, object]] = {
+    **AUTH_RESPONSES,
+    403: {"model": Problem, "description": "the current password is wrong"},
+    422: {"model": Problem},
+}
+
+
+@router.put("/password", status_code=status.HTTP_204_NO_CONTENT, responses=PASSWORD_RESPONSES)
+def password(
+    request: Request,
+    body: PasswordIn,
+    user: CurrentUser,
+    current: CurrentSession,
+    session: DbSession,
+    settings: AppSettings,
+) -> Response:
+    """Change the caller's password. A wrong current password counts as a failed sign-in
+    (lockout); the user's other sessions end; this one stays."""
+    try:
+        change_password(session, settings, user, current.id, body.current_password,
+                        body.new_password, client_address(request))  # fmt: skip
+    except WrongPassword as exc:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=str(exc)) from exc
+    except LoginThrottled as exc:
+        raise _refused(exc) from exc
+    except AuthError as exc:
+        session.rollback()
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
     return Response(status_code=status.HTTP_204_NO_CONTENT)
