@@ -35,7 +35,11 @@ def api(
     event = event_msg(seq=1)
     send_event(ingest, event)
     send_file(ingest, file_init(DATA, seq=2, event_ids=[event.id]), DATA)
-    unlimited = central_settings.model_copy(update={"login_rate_limit": 10_000})  # one address
+    # one address signs in per operation; PUT /auth/password with generated current passwords
+    # counts as failed sign-ins of the fuzzing user
+    unlimited = central_settings.model_copy(
+        update={"login_rate_limit": 10_000, "login_max_failures": 10_000}
+    )
     with TestClient(create_app(unlimited, central_db)) as client:
         yield client
 
