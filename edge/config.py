@@ -1,8 +1,7 @@
 """Edge configuration: TOML validated by pydantic models that forbid unknown keys.
 
-``load_config(path)`` returns an ``EdgeConfig`` or raises ``ConfigError`` whose message
-names the file, the dotted key and the problem, e.g.
-``edge.toml: cameras.0.fps: Input should be greater than 0``.
+``load_config(path)`` returns an ``EdgeConfig`` or raises ``ConfigError`` naming the file,
+the dotted key and the problem, e.g. ``edge.toml: cameras.0.fps: Input should be greater than 0``.
 """
 
 from __future__ import annotations
@@ -65,7 +64,7 @@ class MqttConfig(_Section):
     key_file: str = ""
     keepalive: int = Field(default=30, ge=5, le=3600)
     chunk_size: int = Field(default=262144, ge=1024, le=MAX_CHUNK_BYTES)
-    window: int = Field(default=8, ge=1, le=64)
+    window: int = Field(default=8, ge=1, le=64)  # most chunks in flight (edge.pacing adapts)
     ack_timeout: float = Field(default=15.0, gt=0, le=3600)
 
     @model_validator(mode="after")

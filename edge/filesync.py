@@ -1,9 +1,12 @@
 """File transfer of outbox clips: init → a window of chunks → fin, resumed from central's acks.
 
 Central answers ``init`` with the byte ranges it already holds; only missing ranges are sent,
-at most ``window`` chunks in flight, read from disk (never a whole file in memory). A
-``FileAck`` with ``complete`` is the only delivery; one with ``error`` starts the file over
-after a back-off; a transfer that makes no progress for ``ack_timeout`` re-sends its init.
+read from disk (never a whole file in memory). The chunks in flight over all transfers stay
+within one window that follows the measured rate and round trip (``edge.pacing``; at most
+``[mqtt] window``): an urgent event queues behind about one round trip plus ``QUEUE_S``
+of chunks, not behind a fixed window. A ``FileAck`` with ``complete`` is the only delivery;
+one with ``error`` starts the file over after a back-off; a transfer that makes no progress
+for ``ack_timeout`` re-sends its init.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Callable
 
 from edge.clock import clock_synced
 from edge.config import EdgeConfig
+from edge.pacing import Pacer
 from edge.sessions import session_event_ids
 from edge.store import OutboxItem, Store
 from edge.timeutil import now
@@ -41,6 +45,7 @@ class FileSender:
         self.site, self.device = config.site.id, config.site.device
         self.lock = threading.RLock()
         self.transfers: dict[str, Transfer] = {}
+        self.pacer = Pacer(config.mqtt.chunk_size, config.mqtt.window)  # guarded by ``lock``
         self.error_backoff = ERROR_BACKOFF_S
 
     def _drop(self, file_id: str) -> None:
@@ -55,8 +60,10 @@ class FileSender:
                 self._drop(file_id)
 
     def reset(self) -> None:
-        """After a (re)connect: every transfer starts again from its init."""
+        """After a (re)connect: every transfer starts again from its init, and the window
+        from its first size (the new connection may take another path)."""
         with self.lock:
+            self.pacer.reset()
             for transfer in self.transfers.values():
                 transfer.reset()
 
@@ -136,7 +143,8 @@ class FileSender:
                 self._send_fin(transfer)
             if transfer.complete_on_our_side:
                 return []
-            chunks = transfer.next_chunks()
+            busy = sum(len(t.inflight) for t in self.transfers.values())
+            chunks = transfer.next_chunks(room=max(0, self.pacer.window - busy))
             for chunk in chunks:
                 transfer.mark_sent(chunk)
             return [(transfer, chunk) for chunk in chunks]
@@ -156,6 +164,7 @@ class FileSender:
             chunk_size=mq.chunk_size,
             window=mq.window,
             acked=list(item.acked_ranges),
+            pacer=self.pacer,
         )
 
     def _send_init(self, item: OutboxItem, transfer: Transfer) -> None:

@@ -2,7 +2,8 @@
 
 Pure bookkeeping, no I/O besides reading chunks: which byte ranges central holds (from
 its ``FileAck``s), which chunks are in flight, what to send next within the window, and
-when to give up waiting and re-announce the file.
+when to give up waiting and re-announce the file. With a ``Pacer`` (``edge.pacing``) each
+chunk is stamped when sent and the pacer is told what each ack delivered.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edge.pacing import Pacer, Sent
 from wire import ranges
 from wire.errors import TransferError
 
@@ -29,6 +31,8 @@ class Transfer:
     window: int
     acked: list[Range] = field(default_factory=list)
     inflight: dict[int, int] = field(default_factory=dict)  # offset -> end
+    pacer: Pacer | None = field(default=None, repr=False)  # the connection's, shared
+    sent: dict[int, Sent] = field(default_factory=dict)  # offset -> stamp, with a pacer
     init_sent: bool = False
     init_acked: bool = False
     fin_sent: bool = False
@@ -47,6 +51,7 @@ class Transfer:
     def reset(self) -> None:
         """Forget what is in flight; the next step re-sends init (after reconnect/timeout)."""
         self.inflight.clear()
+        self.sent.clear()
         self.init_sent = self.init_acked = self.fin_sent = self.fin_after_cover = False
         self.last_progress = time.monotonic()
 
@@ -59,12 +64,20 @@ class Transfer:
         """Central now holds ``held``; return True if that is progress."""
         merged = [(max(0, a), min(self.size, b)) for a, b in ranges.merge(held)]
         merged = [r for r in merged if r[1] > r[0]]
-        progress = not self.init_acked or merged != self.acked
+        answered = self.init_acked  # False: this answers the init, held from before
+        progress = not answered or merged != self.acked
+        newly = _total(merged) - _total(self.acked)
         self.acked = merged
         self.init_acked = True
+        done: list[Sent] = []
         for offset, end in list(self.inflight.items()):
             if not ranges.missing(self._clip_to(offset, end), end - offset):
                 del self.inflight[offset]
+                stamp = self.sent.pop(offset, None)
+                if stamp is not None:
+                    done.append(stamp)
+        if self.pacer is not None and answered:
+            self.pacer.acked(newly, done)
         if progress:
             self.last_progress = time.monotonic()
         return progress
@@ -104,14 +117,17 @@ class Transfer:
         self.fin_after_cover = self.complete_on_our_side
         self.fin_sent_at = time.monotonic()
 
-    def next_chunks(self) -> list[Range]:
-        """Chunks to send now: missing, not in flight, at most ``window`` in flight."""
+    def next_chunks(self, room: int | None = None) -> list[Range]:
+        """Chunks to send now: missing, not in flight, at most ``window`` in flight and at
+        most ``room`` (what the connection's window has free) more."""
         if not self.init_acked:
             return []
         busy = [(o, e) for o, e in self.inflight.items()]
         todo = ranges.missing([*self.acked, *busy], self.size)
         chunks: list[Range] = []
         free = self.window - len(self.inflight)
+        if room is not None:
+            free = min(free, room)
         for start, end in todo:
             offset = start
             while offset < end and len(chunks) < free:
@@ -124,6 +140,8 @@ class Transfer:
 
     def mark_sent(self, chunk: Range) -> None:
         self.inflight[chunk[0]] = chunk[1]
+        if self.pacer is not None:
+            self.sent[chunk[0]] = self.pacer.sent()
 
     def stalled(self, timeout: float) -> bool:
         return time.monotonic() - self.last_progress > timeout
@@ -140,3 +158,7 @@ class Transfer:
                 f"{self.path.name}: short read at {start} ({len(data)} of {end - start} bytes)"
             )
         return data
+
+
+def _total(held: list[Range]) -> int:
+    return sum(end - start for start, end in held)

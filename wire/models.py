@@ -13,7 +13,9 @@ File transfer (after EMQX's EIP-0021, under our own prefix):
 2. ``up/file/{id}/{offset}`` carries raw bytes (≤ 1 MiB). Central writes them durably,
    then acks the ranges it now holds — one cumulative ``FileAck`` per file for what a
    worker committed within a few milliseconds (``central.ingest.ackhold``), not one per
-   chunk. Duplicates and reordering are harmless.
+   chunk. Duplicates and reordering are harmless. The edge keeps a window of chunks
+   unacknowledged, sized from the delivery rate and round trip it measures on these acks
+   (``edge.pacing``), not a fixed number.
 3. ``up/file/{id}/fin`` (``FileFin``) repeats size and sha256. The edge sends it right
    after the last chunk; central verifies the assembled file, stores it content-addressed
    and acks ``complete``. A fin that finds bytes missing (another ingest worker still holds

@@ -1,4 +1,4 @@
-"""Transfer bookkeeping: window, acked ranges, only-missing resend, chunk reads."""
+"""Transfer bookkeeping: window, acked ranges, only-missing resend, chunk reads, pacer."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from edge.clock import clock_synced
+from edge.pacing import Pacer
 from edge.transfer import FIN_AGAIN_S, Transfer
 from wire.errors import TransferError
 
@@ -119,3 +120,36 @@ def test_read_returns_exact_bytes_and_detects_truncation(tmp_path: Path) -> None
 
 def test_clock_synced_is_a_bool() -> None:
     assert isinstance(clock_synced(), bool)
+
+
+def test_room_limits_the_chunks_below_the_window(tmp_path: Path) -> None:
+    t = make(tmp_path, window=8)
+    t.on_init_sent()
+    t.on_ack([])
+    assert t.next_chunks(room=2) == [(0, 1024), (1024, 2048)]
+    assert t.next_chunks(room=0) == []
+
+
+def test_a_shared_pacer_measures_the_acks_and_outlives_the_file(tmp_path: Path) -> None:
+    clock = [1000.0]
+    pacer = Pacer(1024, 8, clock=lambda: clock[0])
+    t = make(tmp_path, window=8)
+    t.pacer = pacer
+    t.on_init_sent()
+    t.on_ack([(0, 2048)])  # the init's answer: held from before, not delivered now
+    assert pacer.delivered == 0 and pacer.window == 2
+    for chunk in t.next_chunks(room=pacer.window):
+        t.mark_sent(chunk)
+    assert sorted(t.sent) == [2048, 3072]
+    clock[0] += 0.001
+    t.on_ack([(0, 3072)])
+    assert pacer.delivered == 1024 and pacer.min_rtt == pytest.approx(0.001)
+    assert pacer.window == 3 and sorted(t.sent) == [3072]  # fast: one more chunk
+    t.reset()
+    assert t.sent == {}
+    (tmp_path / "next").mkdir()
+    other = make(tmp_path / "next", window=8)
+    other.pacer = pacer
+    other.on_init_sent()
+    other.on_ack([])
+    assert len(other.next_chunks(room=pacer.window)) == 3  # starts where the last file left
