@@ -1,5 +1,6 @@
 /* Inspector UI: sign in, search clips, events and loading sessions, play and download clips,
-   ask sites for recorded video, browse sites; admins hold clips. No build step. */
+   ask sites for recorded video, browse sites; admins hold clips (users.js: the admins' users
+   tab; password.js: change password; both hear rw:signed-in/out). No build step. */
 "use strict";
 const API = "/api/v1";
 const state = {
@@ -162,6 +163,7 @@ function signOut(message) {
   $("#player").pause(); $("#detail").hidden = true; state.clip = null;
   $("#who").textContent = "";
   $("#login-error").textContent = message || "";
+  document.dispatchEvent(new Event("rw:signed-out"));
 }
 
 function showTerminal() {
@@ -174,6 +176,7 @@ function showTerminal() {
 function showBrowser() {
   $("#login").hidden = true; $("#terminal").hidden = true; $("#browser").hidden = false; $("#nav").hidden = false; $("#logout").hidden = false;
   $("#who").textContent = state.user || "";
+  document.dispatchEvent(new Event("rw:signed-in"));
   load(true);
 }
 
@@ -189,6 +192,7 @@ function query() {
 }
 
 async function load(fresh) {
+  if (state.view === "users") return Users.load(fresh);
   if (fresh) { state.cursor = null; $("#table tbody").replaceChildren(); }
   const head = document.createElement("tr");
   for (const [label] of COLUMNS[state.view]) { const th = document.createElement("th"); th.textContent = t(label); head.append(th); }
@@ -431,15 +435,16 @@ async function loadDevices() {
   select.value = devices.some((d) => d.device === chosen) ? chosen : "";
 }
 
-function switchView(view) {
+function switchView(view, reload = true) {
   state.view = view;
   ++state.shown; state.clip = null;
   $("#request-form").hidden = view !== "upload-requests";
   if (view === "upload-requests") loadDevices();
   document.querySelectorAll("nav .tab").forEach((b) => b.classList.toggle("active", b.dataset.view === view));
   showFilters();
+  Users.toggle(view);
   $("#detail").hidden = true;
-  load(true);
+  if (reload) load(true);
 }
 
 document.addEventListener("DOMContentLoaded", () => {
