@@ -143,7 +143,7 @@ def test_an_admin_adds_a_monitor_grants_a_camera_and_disables_them(
     # the admin of b-qd sees the users of b-qd only
     assert user_rows(pg) == [
         f"{ADMIN}\t管理员\t青岛分支局 (b-qd)\t正常\t0",
-        f"{MONITOR}\t监控人员\t青岛分支局 (b-qd)\t正常\t1",
+        f"{MONITOR}\t监控员\t青岛分支局 (b-qd)\t正常\t1",
     ]
     assert pg.locator("#lists").is_hidden() and pg.locator("#filters").is_hidden()
     form = pg.locator("#user-add")
@@ -169,7 +169,7 @@ def test_an_admin_adds_a_monitor_grants_a_camera_and_disables_them(
     )
     assert pg.locator("#user-add-error").inner_text() == ""
     assert form.locator("input[name=password]").input_value() == ""
-    assert f"{NEWCOMER}\t监控人员\t青岛分支局 (b-qd)\t正常\t0" in user_rows(pg)
+    assert f"{NEWCOMER}\t监控员\t青岛分支局 (b-qd)\t正常\t0" in user_rows(pg)
     assert facts(pg)["状态"] == "正常" and facts(pg)["授权摄像机"] == "0"
     assert pg.locator("#user-no-grants").is_visible()
     created = world.user(NEWCOMER)
@@ -193,7 +193,7 @@ def test_an_admin_adds_a_monitor_grants_a_camera_and_disables_them(
     [shown] = pg.locator("#user-grants tbody tr").all_inner_texts()
     assert shown.startswith(f"{SITE} / cam-2\t冷库球机\t{ADMIN}\t") and shown.endswith("移除")
     assert world.grants(NEWCOMER) == [(SITE, "cam-2", ADMIN)]
-    wait_text(pg, "#user-table tbody", f"{NEWCOMER}\t监控人员\t青岛分支局 (b-qd)\t正常\t1")
+    wait_text(pg, "#user-table tbody", f"{NEWCOMER}\t监控员\t青岛分支局 (b-qd)\t正常\t1")
 
     # disabling asks first: dismissed, nothing changes; accepted, the user is disabled
     asked: list[str] = []
@@ -219,7 +219,7 @@ def test_an_admin_adds_a_monitor_grants_a_camera_and_disables_them(
     wait_text(pg, "#user-facts", "已禁用")
     assert len(asked) == 2
     assert pg.locator("#user-toggle").inner_text() == "启用账号"
-    wait_text(pg, "#user-table tbody", f"{NEWCOMER}\t监控人员\t青岛分支局 (b-qd)\t已禁用\t1")
+    wait_text(pg, "#user-table tbody", f"{NEWCOMER}\t监控员\t青岛分支局 (b-qd)\t已禁用\t1")
     assert world.user(NEWCOMER).disabled
     assert world.signs_in(NEWCOMER, PASSWORD) == 401
 

@@ -51,7 +51,7 @@ const STRINGS = {
     "site.nozones": "尚未划分监控区域",
     "nav.users": "用户", "col.username": "用户名", "col.role": "角色", "col.state": "状态",
     "col.grants": "授权摄像机", "col.grantedby": "授权人", "col.grantedat": "授权时间",
-    "fact.created": "创建时间", "role.admin": "管理员", "role.monitor": "监控人员",
+    "fact.created": "创建时间", "role.admin": "管理员", "role.monitor": "监控员",
     "users.enabled": "正常", "users.disabled": "已禁用", "users.add": "新增用户",
     "users.password": "初始密码", "users.create": "创建", "users.allunits": "全部机构",
     "users.disable": "禁用账号", "users.enable": "启用账号", "users.setrole": "更改角色",
