@@ -2,12 +2,13 @@
 ``/api/v1`` request is authenticated (``CurrentUser`` and ``CurrentSession`` come from it) and
 what every read is filtered by (``central.authz``).
 
-A sync dependency runs in the thread pool, one hand-off per dependency, so the cheap ones
-(settings, blobs, the user of the scope) are ``async`` and the request's database work before
-the route is one sync dependency: the session, its user and their org unit in one query, then
-the unchanged checks (token signature and expiry, session unknown, revoked or expired, user
-unknown or disabled, token of another user's session) and the scope on the loaded rows. The
-pool is capped at ``Settings.api_threads`` (``limit_threads``, from the app's lifespan).
+A sync dependency runs in the thread pool, one hand-off per dependency, so every dependency
+is ``async`` and the request's database work before the route runs where ``dbwork`` puts it
+(inline on SQLite, one thread hand-off otherwise): the session, its user and their org unit
+in one query, then the checks (token signature and expiry, session unknown, revoked or
+expired, user unknown or disabled, token of another user's session) and the scope on the
+loaded rows. The pool is capped at ``Settings.api_threads`` (``limit_threads``, from the
+app's lifespan).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
+from central.api import dbwork
 from central.auth import sessions
 from central.authz import Scope
 from central.blobs import FileBlobStore
@@ -71,8 +73,11 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     try:
         yield session
     finally:
-        with CancelScope(shield=True):
-            await to_thread.run_sync(session.close, limiter=CapacityLimiter(1))
+        if dbwork.inline(session):
+            session.close()  # SQLite: a local rollback, no round trip
+        else:
+            with CancelScope(shield=True):
+                await to_thread.run_sync(session.close, limiter=CapacityLimiter(1))
 
 
 AppSettings = Annotated[Settings, Depends(get_settings)]
@@ -104,19 +109,18 @@ def _preload(
     ).first()
 
 
-def bearer_scope(
+def _authenticate(
     request: Request, token: str | None, settings: Settings, session: Session
-) -> Scope:
+) -> tuple[Scope, AuthSession]:
     """The scope (``central.authz``) of the authenticated, active user behind the bearer
-    token, whose session is live (neither revoked nor expired; 401 otherwise). The session is
-    left in ``request.state``."""
+    token, whose session is live (neither revoked nor expired; 401 otherwise), and that
+    session, left in ``request.state``. Reads only."""
     if not token:
         raise _unauthorized("not authenticated: send Authorization: Bearer <token>")
-    now = utcnow()
     try:
         claims = decode_token(settings.secret(), token)
         loaded = _preload(session, claims.sid, claims.sub)
-        auth = sessions.live(session, claims.sid, now)  # no row loaded: it raises
+        auth = sessions.live(session, claims.sid, utcnow())  # no row loaded: it raises
     except AuthError as exc:
         raise _unauthorized(str(exc)) from exc
     user: User | None = loaded[1] if loaded is not None else None
@@ -124,14 +128,26 @@ def bearer_scope(
         raise _unauthorized("user is unknown or disabled")
     if auth.user_id != user.id:
         raise _unauthorized("token does not belong to its session")
-    sessions.touch(session, auth, now)
     request.state.auth_session = auth
     scope = Scope.of(session, user)
     del loaded  # held until here for the identity map
-    # End the transaction (and write the touch, if any): the connection goes back to the pool
-    # until the route's first statement, while this request waits for a thread (the cap).
-    # The rows stay loaded (the sessions do not expire on commit).
+    return scope, auth
+
+
+def _touch_and_end(session: Session, auth: AuthSession) -> None:
+    """Stamp the session's use (at most once a minute) and end the transaction: the
+    connection goes back to the pool until the route's first statement, while the request
+    waits for a thread (the cap). The rows stay loaded (no expiry on commit)."""
+    sessions.touch(session, auth, utcnow())
     session.commit()
+
+
+def bearer_scope(
+    request: Request, token: str | None, settings: Settings, session: Session
+) -> Scope:
+    """``_authenticate`` and ``_touch_and_end`` in one call (a thread's)."""
+    scope, auth = _authenticate(request, token, settings, session)
+    _touch_and_end(session, auth)
     return scope
 
 
@@ -142,15 +158,23 @@ def _active_user(session: Session, username: str) -> User:
     return user
 
 
-def user_scope(
+async def user_scope(
     request: Request,
     token: Annotated[str | None, Depends(oauth2_scheme)],
     settings: AppSettings,
     session: DbSession,
 ) -> Scope:
     """The authenticated user (``bearer_scope``) and what they may see: every ``/api/v1``
-    route but sign-in depends on it, directly or through ``CurrentUser``."""
-    return bearer_scope(request, token, settings, session)
+    route but sign-in depends on it, directly or through ``CurrentUser``. On SQLite the
+    reads run inline and only a due "last used" stamp goes to a thread (``dbwork``)."""
+    if not dbwork.inline(session):
+        return await to_thread.run_sync(bearer_scope, request, token, settings, session)
+    scope, auth = _authenticate(request, token, settings, session)
+    if sessions.touch_due(auth, utcnow()):
+        await to_thread.run_sync(_touch_and_end, session, auth)
+    else:
+        session.commit()  # ends the read transaction; nothing to write
+    return scope
 
 
 UserScope = Annotated[Scope, Depends(user_scope)]

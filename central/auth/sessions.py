@@ -104,9 +104,14 @@ def live(session: Session, session_id: str, now: datetime) -> AuthSession:
     return row
 
 
+def touch_due(row: AuthSession, now: datetime) -> bool:
+    """Whether ``touch`` would write (the last stamp is a minute old)."""
+    return now - row.last_used_at >= TOUCH_EVERY
+
+
 def touch(session: Session, row: AuthSession, now: datetime) -> bool:
     """Record use of the session (at most once a minute); True if a row was written."""
-    if now - row.last_used_at < TOUCH_EVERY:
+    if not touch_due(row, now):
         return False
     row.last_used_at = now
     session.flush()
