@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -65,3 +66,18 @@ def test_media_token_records_when_and_in_which_session_it_was_issued() -> None:
 
 def test_digest_is_sha256_hex() -> None:
     assert token_digest("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_a_token_verified_before_is_still_refused_once_it_expires() -> None:
+    start = datetime.now(timezone.utc)
+    token, _ = issue_token(SECRET, "mona", "monitor", "d" * 32, start, start + timedelta(seconds=2))
+    claims = decode_token(SECRET, token)  # verified, and kept verified
+    assert decode_token(SECRET, token) is claims
+    deadline = time.monotonic() + 5
+    while datetime.now(timezone.utc) < claims.exp:
+        assert time.monotonic() < deadline, "the clock did not pass the token's expiry"
+        time.sleep(0.05)
+    with pytest.raises(AuthError, match="token expired"):
+        decode_token(SECRET, token)
+    with pytest.raises(AuthError, match="invalid token"):
+        decode_token("t" * 40, token)
