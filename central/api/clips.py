@@ -13,7 +13,6 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from central import audit
-from central.api.dbwork import run_db
 from central.api.deps import (
     AppSettings,
     Blobs,
@@ -23,7 +22,7 @@ from central.api.deps import (
     VideoViewer,
 )
 from central.api.httprange import RangeNotSatisfiable, parse_range
-from central.api.query import QueryTime, after_cursor, check_window, page
+from central.api.query import QueryTime, after_cursor, check_window, json_page
 from central.api.schemas import ClipOut, ClipPage, MediaLinkOut, Problem
 from central.authz import Scope
 from central.db.models import Clip, ClipEvent, Event
@@ -34,7 +33,6 @@ router = APIRouter(prefix="/clips", tags=["clips"])
 
 MAX_LIMIT = 500
 STREAM_BLOCK = 256 * 1024
-JSON = "application/json"
 MAX_KINDS = 16
 EventKind = Annotated[str, StringConstraints(max_length=32)]
 
@@ -112,19 +110,7 @@ async def list_clips(
     if end is not None:
         query = query.where(Clip.start < end)
     query = after_cursor(query, cursor, Clip.start, Clip.id).limit(limit + 1)
-
-    def clip_page() -> bytes:
-        # Core rows (no ORM objects), validated once as the page and serialised once
-        result = session.connection().execute(query)
-        keys = tuple(result.keys())
-        rows, next_cursor = page(list(result), limit, "start")
-        body = {
-            "items": [_clip_fields(dict(zip(keys, r, strict=True))) for r in rows],
-            "next_cursor": next_cursor,
-        }
-        return CLIP_PAGE.dump_json(CLIP_PAGE.validate_python(body))
-
-    return Response(await run_db(session, clip_page), media_type=JSON)
+    return await json_page(session, query, limit, "start", _clip_fields, CLIP_PAGE)
 
 
 @router.get("/{clip_id}", response_model=ClipOut, responses={404: {"model": Problem}})

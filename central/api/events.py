@@ -10,14 +10,13 @@ from pydantic import TypeAdapter
 from sqlalchemy import select
 
 from central.api.deps import DbSession, UserScope
-from central.api.query import QueryTime, after_cursor, check_window, page
+from central.api.query import QueryTime, after_cursor, check_window, json_page
 from central.api.schemas import EventPage, Problem
 from central.db.models import Event
 
 router = APIRouter(prefix="/events", tags=["events"])
 
 MAX_LIMIT = 500
-JSON = "application/json"
 
 
 # Every column of ``events`` (``EventOut`` takes the fields it names; a column's key is its
@@ -35,7 +34,7 @@ def _event_fields(values: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("", response_model=EventPage, responses={400: {"model": Problem}})
-def list_events(
+async def list_events(
     scope: UserScope,
     session: DbSession,
     site: Annotated[str | None, Query(max_length=64)] = None,
@@ -64,12 +63,4 @@ def list_events(
     if end is not None:
         query = query.where(Event.occurred_at < end)
     query = after_cursor(query, cursor, Event.occurred_at, Event.id).limit(limit + 1)
-    # Core rows (no ORM objects), validated once as the page and serialised once
-    result = session.connection().execute(query)
-    keys = tuple(result.keys())
-    rows, next_cursor = page(list(result), limit, "occurred_at")
-    body = {
-        "items": [_event_fields(dict(zip(keys, r, strict=True))) for r in rows],
-        "next_cursor": next_cursor,
-    }
-    return Response(EVENT_PAGE.dump_json(EVENT_PAGE.validate_python(body)), media_type=JSON)
+    return await json_page(session, query, limit, "occurred_at", _event_fields, EVENT_PAGE)

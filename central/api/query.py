@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
-from fastapi import HTTPException, Query, status
-from pydantic import AfterValidator, AwareDatetime
+from fastapi import HTTPException, Query, Response, status
+from pydantic import AfterValidator, AwareDatetime, TypeAdapter
 from sqlalchemy import Select, and_, or_
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from central.api.cursor import decode_cursor, encode_cursor
+from central.api.dbwork import run_db
 from wire.errors import WireError
 
 EARLIEST = datetime(1, 1, 2, tzinfo=timezone.utc)  # leaves room for offsets and clip bounds
@@ -64,3 +66,27 @@ def page(rows: list[Any], limit: int, time_attr: str) -> tuple[list[Any], str | 
 def check_window(start: datetime | None, end: datetime | None) -> None:
     if start is not None and end is not None and end <= start:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail="end must be after start")
+
+
+async def json_page(
+    session: Session,
+    query: Select[Any],
+    limit: int,
+    time_attr: str,
+    fields: Callable[[dict[str, Any]], dict[str, Any]],
+    adapter: TypeAdapter[Any],
+) -> Response:
+    """Run a list query (``limit + 1`` Core rows, no ORM objects) where ``dbwork`` puts it
+    and answer its page as JSON: each row's columns through ``fields``, validated once as the
+    page (``adapter``) and serialised once."""
+
+    def body() -> bytes:
+        result = session.connection().execute(query)
+        keys = tuple(result.keys())
+        rows, next_cursor = page(list(result), limit, time_attr)
+        items = [fields(dict(zip(keys, r, strict=True))) for r in rows]
+        return adapter.dump_json(
+            adapter.validate_python({"items": items, "next_cursor": next_cursor})
+        )
+
+    return Response(await run_db(session, body), media_type="application/json")
