@@ -40,6 +40,7 @@ EventKind = Annotated[str, StringConstraints(max_length=32)]
 # Every column of ``clips``: ``ClipOut`` takes the fields it names, so a column added to both
 # flows through without a change here (a column's key is its ORM attribute name).
 CLIP_COLUMNS = tuple(Clip.__table__.columns)
+CLIP_SELECT = select(*CLIP_COLUMNS)  # built once; each request adds its filters to a copy
 CLIP_PAGE = TypeAdapter(ClipPage)
 
 
@@ -82,7 +83,7 @@ async def list_clips(
     """Clips overlapping [start, end), newest start first (the inspectors' busiest read:
     its database work runs where ``dbwork`` puts it, inline on SQLite)."""
     check_window(start, end)
-    query = select(*CLIP_COLUMNS).where(
+    query = CLIP_SELECT.where(
         scope.cameras_clause(Clip.site, Clip.camera, allow_no_camera=False)
     )
     if site is not None:

@@ -22,6 +22,7 @@ MAX_LIMIT = 500
 # Every column of ``events`` (``EventOut`` takes the fields it names; a column's key is its
 # ORM attribute name).
 EVENT_COLUMNS = tuple(Event.__table__.columns)
+EVENT_SELECT = select(*EVENT_COLUMNS)  # built once; each request adds its filters to a copy
 EVENT_PAGE = TypeAdapter(EventPage)
 
 
@@ -49,7 +50,7 @@ async def list_events(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
 ) -> Response:
     check_window(start, end)
-    query = select(*EVENT_COLUMNS).where(scope.cameras_clause(Event.site, Event.camera))
+    query = EVENT_SELECT.where(scope.cameras_clause(Event.site, Event.camera))
     if site is not None:
         query = query.where(Event.site == site)
     if camera is not None:
