@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Column, Engine, Integer, MetaData, Table, create_engine, insert, select, text
 
 from central.db.types import UTCDateTime
@@ -43,6 +45,9 @@ def test_round_trip_of_an_offset_time_is_the_same_instant_in_utc(
     [
         ("2026-12-06 01:30:15", datetime(2026, 12, 6, 1, 30, 15, tzinfo=timezone.utc)),
         ("2026-12-06T09:30:15+08:00", datetime(2026, 12, 6, 1, 30, 15, tzinfo=timezone.utc)),
+        ("2026-12-05 22:30:15.5-03:00", datetime(2026, 12, 6, 1, 30, 15, 500000, timezone.utc)),
+        ("2026-12-06T01:30:15Z", datetime(2026, 12, 6, 1, 30, 15, tzinfo=timezone.utc)),
+        ("2026-12-06 01:30:15.000001", datetime(2026, 12, 6, 1, 30, 15, 1, timezone.utc)),
     ],
 )
 def test_text_written_by_hand_is_read_as_utc(
@@ -53,3 +58,24 @@ def test_text_written_by_hand_is_read_as_utc(
         conn.execute(text("INSERT INTO t (id, at) VALUES (1, :at)"), {"at": raw})
         back = conn.execute(select(table.c.at)).scalar_one()
     assert back == expected and back.utcoffset() == timedelta(0)
+
+
+OFFSETS = st.timedeltas(min_value=-timedelta(hours=23, minutes=59),
+                        max_value=timedelta(hours=23, minutes=59)).map(timezone)  # fmt: skip
+TIMES = st.datetimes(min_value=datetime(1900, 1, 2), max_value=datetime(9998, 12, 30),
+                     timezones=OFFSETS)  # fmt: skip
+
+
+@given(at=TIMES)
+def test_any_aware_time_comes_back_as_the_same_instant_in_utc(at: datetime) -> None:
+    engine = create_engine("sqlite://")
+    meta = MetaData()
+    table = Table("t", meta, Column("id", Integer, primary_key=True), Column("at", UTCDateTime))
+    meta.create_all(engine)
+    try:
+        with engine.begin() as conn:
+            conn.execute(insert(table).values(id=1, at=at))
+            back = conn.execute(select(table.c.at)).scalar_one()
+    finally:
+        engine.dispose()
+    assert back == at and back.utcoffset() == timedelta(0)
