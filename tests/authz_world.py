@@ -28,6 +28,7 @@ from central.ingest import IngestService
 from central.settings import Settings
 from central.users import add_user
 from tests.central_messages import event_msg
+from tests.central_tree import add_units
 from wire import codec, topics
 
 PASSWORD = "correct horse battery"
@@ -67,10 +68,7 @@ class World:
 
 def _build_tree(db: Database) -> None:
     with db.session() as session:
-        orgs.add_unit(session, "p-sd", "山东局", "national", "test")
-        orgs.add_unit(session, "b-qd", "青岛分支局", "p-sd", "test")
-        orgs.add_unit(session, "p-fj", "福建局", "national", "test")
-        orgs.add_unit(session, "b-xm", "厦门分支局", "p-fj", "test")
+        add_units(session, "test")
         for site, unit in (("sd-1", "b-qd"), ("fj-1", "b-xm")):
             orgs.add_site(session, site, unit, f"{site} 水产有限公司", "test")
             dock = orgs.add_zone(session, site, "dock", "装货口", "test")

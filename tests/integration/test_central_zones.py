@@ -18,6 +18,7 @@ from central.db import Audit, Database
 from central.db.models import Camera, Zone
 from central.settings import Settings
 from central.users import add_user
+from tests.central_tree import add_tree
 
 pytest_plugins = ["tests.central_fixtures"]
 
@@ -42,14 +43,7 @@ class World:
 @pytest.fixture
 def world(central_settings: Settings, central_db: Database) -> Iterator[World]:
     with central_db.session() as session:
-        orgs.add_unit(session, "p-sd", "山东局", "national", "seed")
-        orgs.add_unit(session, "b-qd", "青岛分支局", "p-sd", "seed")
-        orgs.add_unit(session, "p-fj", "福建局", "national", "seed")
-        orgs.add_unit(session, "b-xm", "厦门分支局", "p-fj", "seed")
-        for site, unit in (("sd-1", "b-qd"), ("fj-1", "b-xm")):
-            orgs.add_site(session, site, unit, "水产", "seed")
-            for camera in ("c1", "c2"):
-                orgs.add_camera(session, site, camera, f"{site} {camera}", "seed")
+        add_tree(session, "seed")
         for name, (role, org) in USERS.items():
             add_user(session, name, PASSWORD, role, "seed", org=org)
         orgs.grant_camera(session, "qd-mon", "sd-1", "c1", "seed")
