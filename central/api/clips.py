@@ -83,9 +83,7 @@ async def list_clips(
     """Clips overlapping [start, end), newest start first (the inspectors' busiest read:
     its database work runs where ``dbwork`` puts it, inline on SQLite)."""
     check_window(start, end)
-    query = CLIP_SELECT.where(
-        scope.cameras_clause(Clip.site, Clip.camera, allow_no_camera=False)
-    )
+    query = CLIP_SELECT.where(scope.cameras_clause(Clip.site, Clip.camera, allow_no_camera=False))
     if site is not None:
         query = query.where(Clip.site == site)
     if camera is not None:
