@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from central import audit
-from central.auth import sessions
+from central.auth import sessions, throttle
 from central.db.models import ROOT_ORG_ID, User
 from central.db.types import utcnow
 from central.orgs import unit_by_code
@@ -61,6 +61,20 @@ def set_disabled(session: Session, username: str, disabled: bool, actor: str) ->
         detail = {"sessions_ended": ended}
     audit.append(session, actor, "user.disable" if disabled else "user.enable", username, detail)
     return user
+
+
+def reset_password(session: Session, user: User, password: str, actor: str) -> int:
+    """An administrator gives ``user`` a new password (a forgotten one: nobody can read the
+    old); every session of the user ends and a sign-in lockout of the name is lifted (who
+    forgot a password has often locked it). Audited as ``user.password_reset``; return how
+    many sessions ended. ``AuthError`` for a password under the minimum length."""
+    user.password_hash = hash_password(password)
+    now = utcnow()
+    ended = sessions.revoke_all(session, "password reset", now, user_id=user.id)
+    unlocked = throttle.unlock(session, user.username, actor, now)
+    detail = {"sessions_ended": ended, "unlocked": unlocked}
+    audit.append(session, actor, "user.password_reset", user.username, detail)
+    return ended
 
 
 def set_role(session: Session, user: User, role: str, actor: str) -> User:

@@ -61,6 +61,20 @@ def check_user_change(world: World, user: str, sees: set[Pair]) -> None:
         assert _send(world, user, "PATCH", f"/api/v1/users/{user}", {"disabled": True}) == 409
 
 
+def check_password_reset(world: World, user: str, sees: set[Pair]) -> None:
+    """On users made for it (a reset ends the sessions of the table's users): one per unit."""
+    body = {"new_password": PASSWORD + " reset"}
+    for org in ("national", "p-sd", "b-qd", "p-fj", "b-xm"):
+        target = f"pw-{org}"
+        made = {"username": target, "role": "monitor", "org": org, "password": PASSWORD}
+        assert _send(world, "nat-admin", "POST", "/api/v1/users", made) in (201, 409)
+        code = _send(world, user, "PUT", f"/api/v1/users/{target}/password", body)
+        expected = 403 if not _is_admin(user) else 204 if org in UNITS[user] else 404
+        assert code == expected, (user, org)
+    if _is_admin(user):
+        assert _send(world, user, "PUT", f"/api/v1/users/{user}/password", body) == 409
+
+
 def check_user_grants(world: World, user: str, sees: set[Pair]) -> None:
     for target, (_, _, grants, _) in USERS.items():
         headers = {"Authorization": f"Bearer {world.tokens[user]}"}
@@ -102,6 +116,7 @@ USER_ROUTES = {
     ("POST", "/api/v1/users"): check_user_create,
     ("GET", "/api/v1/users/{username}"): check_user_detail,
     ("PATCH", "/api/v1/users/{username}"): check_user_change,
+    ("PUT", "/api/v1/users/{username}/password"): check_password_reset,
     ("GET", "/api/v1/users/{username}/grants"): check_user_grants,
     ("PUT", "/api/v1/users/{username}/grants/{site_id}/{camera_id}"): check_grant_add,
     ("DELETE", "/api/v1/users/{username}/grants/{site_id}/{camera_id}"): check_grant_revoke,

@@ -5,8 +5,9 @@ Only admins may call these routes (403 for monitors). An admin sees and changes 
 whose org unit lies in their own subtree; a user beyond it answers 404, as if unknown. New
 users go under a unit of that subtree; a grant names a camera of a site of that subtree and of
 the grantee's. Nobody disables or demotes their own account (409): a unit is never left
-without its admin by a slip. Every change is an audit line (``user.add``, ``user.disable``,
-``user.enable``, ``user.role``, ``grant.add``, ``grant.revoke``).
+without its admin by a slip. An admin gives a user a new password when theirs is forgotten
+(nobody can read one). Every change is an audit line (``user.add``, ``user.disable``,
+``user.enable``, ``user.role``, ``user.password_reset``, ``grant.add``, ``grant.revoke``).
 """
 
 from __future__ import annotations
@@ -71,6 +72,14 @@ class UserPatch(BaseModel):
 
     disabled: bool | None = None
     role: Role | None = None
+
+
+class PasswordResetIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    new_password: str = Field(
+        min_length=MIN_PASSWORD_CHARS, max_length=256, description="the user's new password"
+    )
 
 
 class GrantOut(BaseModel):
@@ -188,6 +197,27 @@ def change_user(username: str, body: UserPatch, scope: AdminScope,
         users.set_role(session, user, body.role, actor)
     session.commit()
     return _out(session, user, unit)
+
+
+@router.put("/{username}/password", status_code=status.HTTP_204_NO_CONTENT,
+            responses=RESPONSES)  # fmt: skip
+def reset_password(username: str, body: PasswordResetIn, scope: AdminScope,
+                   session: DbSession) -> Response:  # fmt: skip
+    """Give a user of the subtree a new password (a forgotten one); their sessions end. Your
+    own password changes with ``PUT /auth/password`` (409 here), which asks for the current
+    one."""
+    user, _ = _in_scope(session, scope, username)
+    if user.id == scope.user.id:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, detail="change your own password with PUT /auth/password"
+        )
+    try:
+        users.reset_password(session, user, body.new_password, scope.user.username)
+    except AuthError as exc:
+        session.rollback()
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=str(exc)) from exc
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/{username}/grants", response_model=list[GrantOut], responses=RESPONSES)

@@ -330,3 +330,23 @@ def test_a_user_changes_their_password_in_the_card(world: World, page: Page) -> 
     pg.wait_for_selector("#login:not([hidden])")
     log_in(pg, MONITOR, NEW_PASSWORD)
     assert pg.locator("#who").inner_text() == MONITOR
+
+
+def test_an_admin_gives_a_user_a_new_password(world: World, page: Page) -> None:
+    pg = sign_in(page, world.url, ADMIN)
+    open_users(pg)
+    choose(pg, MONITOR)
+    pg.fill("#user-password [name=new_password]", "short")
+    pg.click("#user-password button")  # the browser's own check (minlength) keeps it
+    assert world.signs_in(MONITOR, PASSWORD) == 200
+    pg.fill("#user-password [name=new_password]", NEW_PASSWORD)
+    pg.click("#user-password button")
+    wait_text(pg, "#user-done", f"已为 {MONITOR} 设置新密码")
+    assert pg.locator("#user-password [name=new_password]").input_value() == ""
+    assert world.signs_in(MONITOR, PASSWORD) == 401
+    assert world.signs_in(MONITOR, NEW_PASSWORD) == 200
+    choose(pg, ADMIN)  # the message belongs to the user it was about
+    assert pg.locator("#user-done").inner_text() == ""
+    pg.fill("#user-password [name=new_password]", NEW_PASSWORD)
+    pg.click("#user-password button")
+    wait_text(pg, "#user-error", "PUT /auth/password")  # one's own: the change-password card

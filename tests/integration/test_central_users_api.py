@@ -208,3 +208,23 @@ def test_an_unacceptable_new_password_changes_nothing(world: World) -> None:
         body = {"current_password": PASSWORD, "new_password": new}
         assert world.client.put("/api/v1/auth/password", headers=mine, json=body).status_code == 422
     assert world.sign_in("qd-admin").status_code == 200
+
+
+def test_an_admin_resets_a_forgotten_password_and_lifts_the_lockout(world: World) -> None:
+    for _ in range(5):
+        assert world.sign_in("qd-mon", "not the password at all").status_code in (401, 429)
+    assert world.sign_in("qd-mon").status_code == 429  # locked
+    url, body = "/api/v1/users/qd-mon/password", {"new_password": NEW_PASSWORD}
+    assert world.call("qd-admin", "PUT", url, body).status_code == 204
+    assert world.client.get("/api/v1/clips", headers=world.headers["qd-mon"]).status_code == 401
+    assert world.sign_in("qd-mon").status_code == 401
+    assert world.sign_in("qd-mon", NEW_PASSWORD).status_code == 200
+    assert _actions(world.db, "qd-mon")[-1] == (
+        "qd-admin", "user.password_reset", {"sessions_ended": 1, "unlocked": True}
+    )  # fmt: skip
+    short = {"new_password": "short"}
+    assert world.call("qd-admin", "PUT", url, short).status_code == 422
+    assert world.call("qd-admin", "PUT", "/api/v1/users/qd-admin/password", body).status_code == 409
+    assert world.call("xm-admin", "PUT", url, body).status_code == 404
+    monitor = world.login("qd-mon", NEW_PASSWORD)
+    assert world.client.put(url, headers=monitor, json=body).status_code == 403

@@ -126,6 +126,7 @@ const Users = (() => {
     }
     if (shown !== my.shown) return; // another user was chosen meanwhile
     error("");
+    if (name !== my.user?.username) $("#user-done").textContent = "";
     show(user, grants);
   }
 
@@ -218,6 +219,27 @@ const Users = (() => {
     act($("#user-role button"), user.username, () => call("PATCH", userPath(user.username), { role: wanted }));
   }
 
+  /* A forgotten password: the admin sets a new one; the user's sessions end. */
+  async function resetPassword(event) {
+    event.preventDefault();
+    const user = my.user;
+    const field = $("#user-password [name=new_password]");
+    if (!user) return;
+    const button = $("#user-password button");
+    button.disabled = true;
+    try {
+      await call("PUT", `${userPath(user.username)}/password`, { new_password: field.value });
+    } catch (err) {
+      if (user.username === my.chosen) refused(err);
+      return;
+    } finally {
+      button.disabled = false;
+    }
+    field.value = "";
+    error("");
+    $("#user-done").textContent = t("users.passwordreset").replace("{u}", () => user.username);
+  }
+
   function addGrant(event) {
     event.preventDefault();
     const user = my.user;
@@ -282,6 +304,7 @@ const Users = (() => {
     $("#user-more").addEventListener("click", () => load(false));
     $("#user-toggle").addEventListener("click", toggleDisabled);
     $("#user-role").addEventListener("submit", changeRole);
+    $("#user-password").addEventListener("submit", resetPassword);
     $("#grant-add").addEventListener("submit", addGrant);
     $("#grant-add [name=site]").addEventListener("change", loadCameras);
   });
