@@ -1,6 +1,7 @@
 /* Inspector UI: sign in, search clips, events and loading sessions, play and download clips,
-   ask sites for recorded video, browse sites; admins hold clips (users.js: the admins' users
-   tab; password.js: change password; both hear rw:signed-in/out). No build step. */
+   ask sites for recorded video (holds.js: admins hold clips; sites.js: the sites tab;
+   users.js: the admins' users tab; password.js: change password; the last two hear
+   rw:signed-in/out). No build step. */
 "use strict";
 const API = "/api/v1";
 const state = {
@@ -292,99 +293,6 @@ function showClipFacts(clip) {
   $("#hold-release").hidden = !clip.hold;
   $("#hold-evidence").hidden = clip.retention_class === "evidence";
   $("#hold-form").hidden = true;
-}
-
-const HOLD_ACTIONS = {
-  place: (reason) => ["hold", "PUT", { reason }],
-  release: (reason) => ["hold", "DELETE", { reason }],
-  evidence: (reason) => ["retention", "PUT", { retention_class: "evidence", reason }],
-};
-
-/* Each change of hold or retention asks for its reason (kept in the audit log). */
-function askReason(action) {
-  state.holdAction = action;
-  $("#hold-form-title").textContent = t("hold.why." + action);
-  $("#hold-form [name=reason]").value = "";
-  $("#hold-form").hidden = false;
-  $("#detail-error").textContent = "";
-  $("#hold-form [name=reason]").focus();
-}
-
-async function changeHold(event) {
-  event.preventDefault();
-  const clip = state.clip;
-  const reason = $("#hold-form [name=reason]").value.trim();
-  if (!clip || !HOLD_ACTIONS[state.holdAction]) return;
-  if (!reason) { $("#detail-error").textContent = t("hold.noreason"); return; }
-  const [path, method, body] = HOLD_ACTIONS[state.holdAction](reason);
-  const submit = $("#hold-form button[type=submit]");
-  submit.disabled = true;
-  try {
-    const response = await authorised(`${API}/clips/${encodeURIComponent(clip.id)}/${path}`, {
-      method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
-    if (state.clip !== clip) return;
-    if (!response.ok) { $("#detail-error").textContent = t("hold.refused") + ": " + (await problem(response)); return; }
-    Object.assign(clip, await response.json()); // the list's row shows the new state when opened again
-    $("#detail-error").textContent = "";
-    showClipFacts(clip);
-  } finally {
-    submit.disabled = false;
-  }
-}
-
-/* The sites the user may see, with the names of their units. GET /sites takes no filters: the
-   site field keeps the sites whose id or enterprise name contain it. */
-async function sitesPage() {
-  const [sites, units] = await Promise.all([api(`${API}/sites`), api(`${API}/orgs`)]);
-  const names = new Map(units.map((u) => [u.code, u.name]));
-  const wanted = String(new FormData($("#filters")).get("site") || "").trim().toLowerCase();
-  const items = sites
-    .filter((s) => !wanted || s.id.toLowerCase().includes(wanted) || s.enterprise_name.toLowerCase().includes(wanted))
-    .map((s) => Object.assign({ org_name: names.get(s.org) || "" }, s));
-  return { items, next_cursor: null };
-}
-
-function fillTable(sel, labels, rows) {
-  const head = document.createElement("tr");
-  for (const key of labels) { const th = document.createElement("th"); th.textContent = t(key); head.append(th); }
-  $(sel + " thead").replaceChildren(head);
-  $(sel + " tbody").replaceChildren(...rows.map((cells) => {
-    const tr = document.createElement("tr");
-    for (const value of cells) { const td = document.createElement("td"); td.textContent = value; tr.append(td); }
-    return tr;
-  }));
-  $(sel).hidden = rows.length === 0;
-}
-
-/* A site: its facts, its cameras (the ones the user may see) and its zones. Read-only. */
-async function showSite(site) {
-  const base = `${API}/sites/${encodeURIComponent(site.id)}`;
-  const shown = ++state.shown;
-  state.clip = null;
-  $("#player").pause();
-  $("#player").hidden = true; $("#download").hidden = true; $("#session-clips").hidden = true;
-  $("#hold-actions").hidden = true; $("#site-detail").hidden = true;
-  showFacts([["col.siteid", site.id], ["col.enterprise", site.enterprise_name],
-    ["col.regno", site.registration_no || "—"], ["fact.address", site.address || "—"],
-    ["col.location", site.location_code || "—"], ["col.org", unitLabel(site)]]);
-  $("#detail-error").textContent = "";
-  $("#detail").hidden = false;
-  let cameras, zones;
-  try {
-    [cameras, zones] = await Promise.all([api(base + "/cameras"), api(base + "/zones")]);
-  } catch (err) {
-    if (shown === state.shown) $("#detail-error").textContent = err.message;
-    return;
-  }
-  if (shown !== state.shown) return; // another row was chosen meanwhile
-  const zoneNames = new Map(zones.map((z) => [z.code, z.name]));
-  fillTable("#site-cameras", ["col.camera", "col.name", "col.zone", "col.ptz"], cameras.map((c) => [
-    c.camera, c.name, c.zone ? `${zoneNames.get(c.zone) || ""} (${c.zone})` : "—", t(c.ptz ? "bool.yes" : "bool.no")]));
-  fillTable("#site-zones", ["col.code", "col.name", "col.cameras"],
-    zones.map((z) => [z.code, z.name, z.cameras.join(", ") || "—"]));
-  $("#site-no-cameras").hidden = cameras.length > 0;
-  $("#site-no-zones").hidden = zones.length > 0;
-  $("#site-detail").hidden = false;
 }
 
 /* Each filter applies to the views its label names in data-views (all views without it). */
