@@ -53,8 +53,8 @@ def check_user_create(world: World, user: str, sees: set[Pair]) -> None:
 def check_user_change(world: World, user: str, sees: set[Pair]) -> None:
     """A change that changes nothing (the user's own state and role) answers like a real one;
     an admin's own account cannot be disabled by themselves."""
-    for target, (role, _, _, _) in USERS.items():
-        body = {"disabled": False, "role": role}
+    for target, (role, org, _, _) in USERS.items():
+        body = {"disabled": False, "role": role, "org": org}
         code = _send(world, user, "PATCH", f"/api/v1/users/{target}", body)
         assert code == _expect(user, target), (user, target)
     if _is_admin(user):

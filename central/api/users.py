@@ -4,10 +4,11 @@
 Only admins may call these routes (403 for monitors). An admin sees and changes the users
 whose org unit lies in their own subtree; a user beyond it answers 404, as if unknown. New
 users go under a unit of that subtree; a grant names a camera of a site of that subtree and of
-the grantee's. Nobody disables or demotes their own account (409): a unit is never left
-without its admin by a slip. An admin gives a user a new password when theirs is forgotten
-(nobody can read one). Every change is an audit line (``user.add``, ``user.disable``,
-``user.enable``, ``user.role``, ``user.password_reset``, ``grant.add``, ``grant.revoke``).
+the grantee's. Nobody disables, demotes or moves their own account (409): a unit is never
+left without its admin by a slip. An admin gives a user a new password when theirs is
+forgotten (nobody can read one). Every change is an audit line (``user.add``, ``user.disable``,
+``user.enable``, ``user.role``, ``user.move``, ``user.password_reset``, ``grant.add``,
+``grant.revoke``).
 """
 
 from __future__ import annotations
@@ -72,6 +73,10 @@ class UserPatch(BaseModel):
 
     disabled: bool | None = None
     role: Role | None = None
+    org: str | None = Field(
+        default=None, min_length=1, max_length=64,
+        description="move the user under this unit of your subtree; grants outside it end",
+    )  # fmt: skip
 
 
 class PasswordResetIn(BaseModel):
@@ -183,20 +188,32 @@ def get_user(username: str, scope: AdminScope, session: DbSession) -> UserOut:
 @router.patch("/{username}", response_model=UserOut, responses=RESPONSES)
 def change_user(username: str, body: UserPatch, scope: AdminScope,
                 session: DbSession) -> UserOut:  # fmt: skip
-    """Disable (its sessions end at once) or enable a user; change their role."""
+    """Disable (its sessions end at once) or enable a user; change their role; move them
+    under another unit of the subtree (their grants outside its subtree end)."""
     user, unit = _in_scope(session, scope, username)
     demoted = body.role is not None and body.role != user.role
-    if user.id == scope.user.id and (body.disabled or demoted):
+    moved = body.org is not None and body.org != unit.code
+    if user.id == scope.user.id and (body.disabled or demoted or moved):
         raise HTTPException(
-            status.HTTP_409_CONFLICT, detail="you cannot disable or demote your own account"
+            status.HTTP_409_CONFLICT, detail="you cannot disable, demote or move your own account"
         )
+    target = unit
+    if moved:
+        found = session.scalars(
+            select(OrgUnit).where(OrgUnit.code == body.org, scope.units_clause())
+        ).first()
+        if found is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no org unit {body.org!r}")
+        target = found
     actor = scope.user.username
     if body.disabled is not None:
         users.set_disabled(session, user.username, body.disabled, actor)
     if body.role is not None:
         users.set_role(session, user, body.role, actor)
+    if moved:
+        orgs.move_user(session, user.username, target.code, actor)
     session.commit()
-    return _out(session, user, unit)
+    return _out(session, user, target)
 
 
 @router.put("/{username}/password", status_code=status.HTTP_204_NO_CONTENT,

@@ -350,3 +350,24 @@ def test_an_admin_gives_a_user_a_new_password(world: World, page: Page) -> None:
     pg.fill("#user-password [name=new_password]", NEW_PASSWORD)
     pg.click("#user-password button")
     wait_text(pg, "#user-error", "PUT /auth/password")  # one's own: the change-password card
+
+
+def test_a_provincial_admin_moves_a_monitor_up_to_the_province(world: World, page: Page) -> None:
+    pg = sign_in(page, world.url, PROVINCE_ADMIN)
+    open_users(pg)
+    choose(pg, MONITOR)
+    assert pg.locator("#user-role [name=org]").input_value() == "b-qd"
+    pg.select_option("#user-role [name=org]", "p-sd")
+    pg.click("#user-role button")
+    wait_text(pg, "#user-facts", "山东局 (p-sd)")
+    assert world.user(MONITOR).org_unit_id == unit_id(world, "p-sd")
+    assert world.grants(MONITOR) == [(SITE, "cam-1", "test")]  # SITE lies under p-sd too
+    choose(pg, PROVINCE_ADMIN)
+    pg.select_option("#user-role [name=org]", "b-qd")
+    pg.click("#user-role button")
+    wait_text(pg, "#user-error", "move your own account")
+
+
+def unit_id(world: World, code: str) -> int:
+    with world.db.session() as session:
+        return session.scalars(select(OrgUnit.id).where(OrgUnit.code == code)).one()

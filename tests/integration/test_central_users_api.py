@@ -228,3 +228,20 @@ def test_an_admin_resets_a_forgotten_password_and_lifts_the_lockout(world: World
     assert world.call("xm-admin", "PUT", url, body).status_code == 404
     monitor = world.login("qd-mon", NEW_PASSWORD)
     assert world.client.put(url, headers=monitor, json=body).status_code == 403
+
+
+def test_moving_a_user_keeps_only_the_grants_inside_their_new_unit(world: World) -> None:
+    assert world.call("nat-admin", "PUT", "/api/v1/users/qd-mon/grants/sd-1/c1").status_code == 200
+    move = {"org": "b-xm"}
+    assert world.call("qd-admin", "PATCH", "/api/v1/users/qd-mon", move).status_code == 404
+    assert world.call("qd-admin", "PATCH", "/api/v1/users/qd-admin", move).status_code == 409
+    response = world.call("nat-admin", "PATCH", "/api/v1/users/qd-mon", move)
+    assert response.status_code == 200, response.text
+    assert (response.json()["org"], response.json()["grants"]) == ("b-xm", 0)
+    assert world.call("qd-admin", "GET", "/api/v1/users/qd-mon").status_code == 404
+    assert world.call("xm-admin", "GET", "/api/v1/users/qd-mon").json()["org_name"] == "厦门分支局"
+    assert _actions(world.db, "qd-mon")[-1] == ("nat-admin", "user.move", {"org": "b-xm"})
+    itself = world.call("nat-admin", "PATCH", "/api/v1/users/nat-admin", {"org": "p-sd"})
+    assert itself.status_code == 409
+    nowhere = world.call("nat-admin", "PATCH", "/api/v1/users/qd-admin", {"org": "nowhere"})
+    assert nowhere.status_code == 404

@@ -48,6 +48,7 @@ const Users = (() => {
     const items = my.units.map((u) => [u.code, "\u3000".repeat(u.level - top) + `${u.name} (${u.code})`]);
     fill($("#user-add [name=org]"), items);
     fill($("#user-filter [name=org]"), items);
+    fill($("#user-role [name=org]"), items);
   }
 
   /* The codes of a unit and of every unit below it (units come top-down). */
@@ -146,6 +147,7 @@ const Users = (() => {
     $("#user-toggle").textContent = t(user.disabled ? "users.enable" : "users.disable");
     $("#user-toggle").className = user.disabled ? "" : "danger";
     $("#user-role [name=role]").value = user.role;
+    $("#user-role [name=org]").value = user.org;
     showGrants(user, grants);
     $("#user-detail").hidden = false;
   }
@@ -211,12 +213,17 @@ const Users = (() => {
     act($("#user-toggle"), user.username, () => call("PATCH", userPath(user.username), { disabled: disable }));
   }
 
+  /* Role and unit: only what changed is sent (a move ends grants outside the new unit). */
   function changeRole(event) {
     event.preventDefault();
     const user = my.user;
-    const wanted = $("#user-role [name=role]").value;
-    if (!user || wanted === user.role) return;
-    act($("#user-role button"), user.username, () => call("PATCH", userPath(user.username), { role: wanted }));
+    if (!user) return;
+    const change = {};
+    const role = $("#user-role [name=role]").value, org = $("#user-role [name=org]").value;
+    if (role !== user.role) change.role = role;
+    if (org && org !== user.org) change.org = org;
+    if (!Object.keys(change).length) return;
+    act($("#user-role button"), user.username, () => call("PATCH", userPath(user.username), change));
   }
 
   /* A forgotten password: the admin sets a new one; the user's sessions end. */
