@@ -20,6 +20,7 @@ from central.api import (
     health,
     loadingsessions,
     sites,
+    tree,
     uploadrequests,
     users,
     zones,
@@ -84,6 +85,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     api.include_router(sites.orgs_router)
     api.include_router(sites.router)
     api.include_router(zones.router)
+    api.include_router(tree.orgs_router)
+    api.include_router(tree.router)
     api.include_router(uploadrequests.router)
     api.include_router(users.router)
     api.include_router(audit.router)

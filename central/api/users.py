@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from central import orgs, users
 from central.api.deps import DbSession, UserScope
 from central.api.schemas import Problem
+from central.api.tree import unit_in_scope
 from central.authz import Scope
 from central.db.models import Camera, Grant, OrgUnit, User
 from central.security import MIN_PASSWORD_CHARS
@@ -163,11 +164,7 @@ def list_users(
              responses=RESPONSES)  # fmt: skip
 def create_user(body: UserIn, scope: AdminScope, session: DbSession) -> UserOut:
     """A user under a unit of the admin's subtree (404 beyond it, 409 for a name in use)."""
-    unit = session.scalars(
-        select(OrgUnit).where(OrgUnit.code == body.org, scope.units_clause())
-    ).first()
-    if unit is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no org unit {body.org!r}")
+    unit = unit_in_scope(session, scope, body.org)
     try:
         user = users.add_user(session, body.username, body.password, body.role,
                               scope.user.username, org=unit.code)  # fmt: skip
@@ -197,14 +194,7 @@ def change_user(username: str, body: UserPatch, scope: AdminScope,
         raise HTTPException(
             status.HTTP_409_CONFLICT, detail="you cannot disable, demote or move your own account"
         )
-    target = unit
-    if moved:
-        found = session.scalars(
-            select(OrgUnit).where(OrgUnit.code == body.org, scope.units_clause())
-        ).first()
-        if found is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no org unit {body.org!r}")
-        target = found
+    target = unit_in_scope(session, scope, body.org) if body.org is not None and moved else unit
     actor = scope.user.username
     if body.disabled is not None:
         users.set_disabled(session, user.username, body.disabled, actor)
