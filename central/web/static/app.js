@@ -351,6 +351,7 @@ function switchView(view, reload = true) {
   document.querySelectorAll("nav .tab").forEach((b) => b.classList.toggle("active", b.dataset.view === view));
   showFilters();
   Users.toggle(view);
+  showTreeForms(view);
   $("#detail").hidden = true;
   if (reload) load(true);
 }

@@ -1,5 +1,6 @@
-/* The sites tab: the sites the user may see, and one site's facts, cameras and zones
-   (read-only). Uses app.js's state, $, t, API, api, showFacts and unitLabel. */
+/* The sites tab: the sites the user may see, and one site's facts, cameras and zones; admins
+   add units, sites and cameras of their subtree. Uses app.js's state, $, t, API, api,
+   authorised, problem, role, load, showFacts and unitLabel. */
 "use strict";
 /* The sites the user may see, with the names of their units. GET /sites takes no filters: the
    site field keeps the sites whose id or enterprise name contain it. */
@@ -53,5 +54,71 @@ async function showSite(site) {
     zones.map((z) => [z.code, z.name, z.cameras.join(", ") || "—"]));
   $("#site-no-cameras").hidden = cameras.length > 0;
   $("#site-no-zones").hidden = zones.length > 0;
+  $("#camera-add").hidden = role() !== "admin";
+  state.site = site;
   $("#site-detail").hidden = false;
 }
+
+/* Admins on the sites tab: the forms that add a unit or a site, with the units they may use
+   (a unit goes under a provincial or national one, a site under a branch). */
+async function showTreeForms(view) {
+  const on = view === "sites" && role() === "admin";
+  $("#tree-forms").hidden = !on;
+  if (!on) return;
+  let units;
+  try { units = await api(`${API}/orgs`); } catch (err) { $("#tree-error").textContent = err.message; return; }
+  const options = (wanted) => units.filter(wanted).map((u) => {
+    const option = document.createElement("option");
+    option.value = u.code; option.textContent = `${u.name} (${u.code})`;
+    return option;
+  });
+  $("#org-add [name=parent]").replaceChildren(...options((u) => u.level < 3));
+  $("#site-add [name=org]").replaceChildren(...options((u) => u.level === 3));
+}
+
+/* POST a form's fields (empty optional ones left out); true when the API took them. */
+async function addFromForm(form, path, extra = {}) {
+  const body = Object.fromEntries([...new FormData(form)].filter(([, v]) => String(v).trim() !== ""));
+  const submit = form.querySelector("button[type=submit]");
+  submit.disabled = true;
+  $("#tree-done").textContent = ""; $("#tree-error").textContent = ""; $("#detail-error").textContent = "";
+  try {
+    const response = await authorised(`${API}${path}`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ ...body, ...extra }) });
+    if (!response.ok) {
+      const where = form.id === "camera-add" ? "#detail-error" : "#tree-error";
+      $(where).textContent = t("users.refused") + ": " + (await problem(response));
+      return false;
+    }
+  } finally {
+    submit.disabled = false;
+  }
+  form.reset();
+  return true;
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("#org-add").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const code = $("#org-add [name=code]").value.trim();
+    if (await addFromForm(e.target, "/orgs")) {
+      $("#tree-done").textContent = t("tree.added").replace("{x}", () => code);
+      showTreeForms(state.view);
+    }
+  });
+  $("#site-add").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const id = $("#site-add [name=id]").value.trim();
+    if (await addFromForm(e.target, "/sites")) {
+      $("#tree-done").textContent = t("tree.added").replace("{x}", () => id);
+      load(true);
+    }
+  });
+  $("#camera-add").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const site = state.site;
+    const ptz = $("#camera-add [name=ptz]").checked;
+    if (site && await addFromForm(e.target, `/sites/${encodeURIComponent(site.id)}/cameras`, { ptz })) showSite(site);
+  });
+  document.addEventListener("rw:signed-in", () => showTreeForms(state.view));
+});
