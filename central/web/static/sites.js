@@ -63,10 +63,10 @@ async function showSite(site) {
    (a unit goes under a provincial or national one, a site under a branch). */
 async function showTreeForms(view) {
   const on = view === "sites" && role() === "admin";
-  $("#tree-forms").hidden = !on;
-  if (!on) return;
+  if (!on) { $("#tree-forms").hidden = true; return; }
   let units;
   try { units = await api(`${API}/orgs`); } catch (err) { $("#tree-error").textContent = err.message; return; }
+  if (state.view !== "sites") return; // the tab was left meanwhile
   const options = (wanted) => units.filter(wanted).map((u) => {
     const option = document.createElement("option");
     option.value = u.code; option.textContent = `${u.name} (${u.code})`;
@@ -74,6 +74,7 @@ async function showTreeForms(view) {
   });
   $("#org-add [name=parent]").replaceChildren(...options((u) => u.level < 3));
   $("#site-add [name=org]").replaceChildren(...options((u) => u.level === 3));
+  $("#tree-forms").hidden = false; // shown once its unit choices are there
 }
 
 /* POST a form's fields (empty optional ones left out); true when the API took them. */
