@@ -19,35 +19,42 @@ from central.security import (
 from wire.errors import AuthError
 
 SECRET = "s" * 40
-NOW = datetime.now(timezone.utc)
+
+
+def now() -> datetime:
+    """Taken in each test: a time taken at import is long past when a slow run gets here."""
+    return datetime.now(timezone.utc)
 
 
 def test_access_token_carries_its_session_and_lifetime() -> None:
+    start = now()
     token, expires_in = issue_token(
-        SECRET, "mona", "monitor", "a" * 32, NOW, NOW + timedelta(minutes=15)
+        SECRET, "mona", "monitor", "a" * 32, start, start + timedelta(minutes=15)
     )
     assert expires_in == 900
     claims = decode_token(SECRET, token)
     assert (claims.sub, claims.role, claims.sid) == ("mona", "monitor", "a" * 32)
     with pytest.raises(AuthError, match="invalid token"):
         decode_token("t" * 40, token)
-    past, _ = issue_token(SECRET, "mona", "monitor", "a" * 32, NOW, NOW - timedelta(seconds=1))
+    past, _ = issue_token(SECRET, "mona", "monitor", "a" * 32, start, start - timedelta(seconds=1))
     with pytest.raises(AuthError, match="token expired"):
         decode_token(SECRET, past)
 
 
 def test_refresh_token_is_not_an_access_or_media_token() -> None:
-    refresh = issue_refresh_token(SECRET, "b" * 32, 3, NOW + timedelta(hours=12))
+    start = now()
+    refresh = issue_refresh_token(SECRET, "b" * 32, 3, start + timedelta(hours=12))
     claims = decode_refresh_token(SECRET, refresh)
     assert (claims.sid, claims.gen) == ("b" * 32, 3)
     with pytest.raises(AuthError):
         decode_token(SECRET, refresh)
     with pytest.raises(AuthError):
         decode_media_token(SECRET, refresh, "clip")
-    access, _ = issue_token(SECRET, "mona", "monitor", "b" * 32, NOW, NOW + timedelta(minutes=1))
+    minute = start + timedelta(minutes=1)
+    access, _ = issue_token(SECRET, "mona", "monitor", "b" * 32, start, minute)
     with pytest.raises(AuthError, match="invalid refresh token"):
         decode_refresh_token(SECRET, access)
-    expired = issue_refresh_token(SECRET, "b" * 32, 0, NOW - timedelta(seconds=1))
+    expired = issue_refresh_token(SECRET, "b" * 32, 0, start - timedelta(seconds=1))
     with pytest.raises(AuthError, match="refresh token expired"):
         decode_refresh_token(SECRET, expired)
 
