@@ -5,7 +5,6 @@ id that already sent data hands the data to the site's unit."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -16,9 +15,8 @@ from central.api import create_app
 from central.db import Audit, Database
 from central.ingest import IngestService
 from central.settings import Settings
-from central.users import add_user
 from tests.central_messages import event_msg
-from tests.central_tree import add_units
+from tests.central_tree import ApiWorld, add_units, add_users, bearer_headers
 from wire import codec, topics
 
 pytest_plugins = ["tests.central_fixtures"]
@@ -28,30 +26,17 @@ USERS = {"nat-admin": ("admin", "national"), "sd-admin": ("admin", "p-sd"),
          "qd-admin": ("admin", "b-qd"), "qd-mon": ("monitor", "b-qd")}  # fmt: skip
 
 
-@dataclass
-class World:
-    client: TestClient
-    db: Database
-    headers: dict[str, dict[str, str]]
-
-    def call(self, user: str, method: str, url: str, body: Any = None) -> Any:
-        return self.client.request(method, url, headers=self.headers[user], json=body)
+World = ApiWorld
 
 
 @pytest.fixture
 def world(central_settings: Settings, central_db: Database) -> Iterator[World]:
     with central_db.session() as session:
         add_units(session, "seed")
-        for name, (role, org) in USERS.items():
-            add_user(session, name, PASSWORD, role, "seed", org=org)
+        add_users(session, USERS, PASSWORD)
         session.commit()
     with TestClient(create_app(central_settings, central_db)) as client:
-        headers = {}
-        for user in USERS:
-            form = {"username": user, "password": PASSWORD}
-            token = client.post("/api/v1/auth/token", data=form).json()["access_token"]
-            headers[user] = {"Authorization": f"Bearer {token}"}
-        yield World(client, central_db, headers)
+        yield World(client, central_db, bearer_headers(client, USERS, PASSWORD))
 
 
 def _audit(db: Database) -> list[tuple[str, str, str | None]]:

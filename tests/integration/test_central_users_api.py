@@ -5,7 +5,6 @@ line; a user changes their own password, a wrong current one counting towards lo
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -16,8 +15,7 @@ from central.api import create_app
 from central.db import Audit, Database
 from central.db.models import AuthSession, User
 from central.settings import Settings
-from central.users import add_user
-from tests.central_tree import add_tree
+from tests.central_tree import ApiWorld, add_tree, add_users
 
 pytest_plugins = ["tests.central_fixtures"]
 
@@ -27,14 +25,8 @@ USERS = {"nat-admin": ("admin", "national"), "qd-admin": ("admin", "b-qd"),
          "qd-mon": ("monitor", "b-qd"), "xm-admin": ("admin", "b-xm")}  # fmt: skip
 
 
-@dataclass
-class World:
-    client: TestClient
-    db: Database
-    headers: dict[str, dict[str, str]]
-
-    def call(self, user: str, method: str, url: str, body: Any = None) -> Any:
-        return self.client.request(method, url, headers=self.headers[user], json=body)
+class World(ApiWorld):
+    """Also signs in with any password."""
 
     def sign_in(self, user: str, password: str = PASSWORD) -> Any:
         return self.client.post("/api/v1/auth/token", data={"username": user, "password": password})
@@ -49,8 +41,7 @@ class World:
 def world(central_settings: Settings, central_db: Database) -> Iterator[World]:
     with central_db.session() as session:
         add_tree(session, "seed")
-        for name, (role, org) in USERS.items():
-            add_user(session, name, PASSWORD, role, "seed", org=org)
+        add_users(session, USERS, PASSWORD)
         session.commit()
     with TestClient(create_app(central_settings, central_db)) as client:
         w = World(client, central_db, {})

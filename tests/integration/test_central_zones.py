@@ -5,7 +5,6 @@ audit line; a camera only ever lies in a zone of its own site."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -17,8 +16,7 @@ from central.api import create_app
 from central.db import Audit, Database
 from central.db.models import Camera, Zone
 from central.settings import Settings
-from central.users import add_user
-from tests.central_tree import add_tree
+from tests.central_tree import ApiWorld, add_tree, add_users, bearer_headers
 
 pytest_plugins = ["tests.central_fixtures"]
 
@@ -30,31 +28,18 @@ ZONES = "/api/v1/sites/{}/zones"
 CAMERA_ZONE = "/api/v1/sites/{}/cameras/{}/zone"
 
 
-@dataclass
-class World:
-    client: TestClient
-    db: Database
-    headers: dict[str, dict[str, str]]
-
-    def call(self, user: str, method: str, url: str, body: Any = None) -> Any:
-        return self.client.request(method, url, headers=self.headers[user], json=body)
+World = ApiWorld
 
 
 @pytest.fixture
 def world(central_settings: Settings, central_db: Database) -> Iterator[World]:
     with central_db.session() as session:
         add_tree(session, "seed")
-        for name, (role, org) in USERS.items():
-            add_user(session, name, PASSWORD, role, "seed", org=org)
+        add_users(session, USERS, PASSWORD)
         orgs.grant_camera(session, "qd-mon", "sd-1", "c1", "seed")
         session.commit()
     with TestClient(create_app(central_settings, central_db)) as client:
-        headers = {}
-        for user in USERS:
-            form = {"username": user, "password": PASSWORD}
-            token = client.post("/api/v1/auth/token", data=form).json()["access_token"]
-            headers[user] = {"Authorization": f"Bearer {token}"}
-        yield World(client, central_db, headers)
+        yield World(client, central_db, bearer_headers(client, USERS, PASSWORD))
 
 
 def _lines(db: Database, action: str) -> list[Audit]:
