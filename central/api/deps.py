@@ -65,9 +65,10 @@ async def get_blobs(request: Request) -> FileBlobStore:
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """The request's ORM session. Opening one does no I/O (it connects at its first
-    statement, in a thread); closing it returns the connection, so that runs in a thread too:
-    outside the thread cap (a request holding a connection never waits for a thread
-    to give it back) and shielded from cancellation (a dropped client still returns it)."""
+    statement). Closing it returns the connection: inline on SQLite (a local rollback);
+    otherwise in a thread, outside the thread cap (a request holding a connection never
+    waits for a thread to give it back) and shielded from cancellation (a dropped client
+    still returns it)."""
     db: Database = request.app.state.db
     session = db.session()
     try:
