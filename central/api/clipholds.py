@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from central import retention
 from central.api.clips import _get_clip, clip_out
-from central.api.deps import AppSettings, DbSession, UserScope
+from central.api.deps import AppSettings, DbSession, admin_only
 from central.api.schemas import ClipOut, Problem, plain_text
 from central.authz import Scope
 from central.db.models import Clip
@@ -47,17 +47,9 @@ class RetentionIn(BaseModel):
     reason: Reason
 
 
-def admin_scope(scope: UserScope) -> Scope:
-    """The caller's scope, if they are an admin (403 otherwise: holds and retention are
-    administration, regulation Art. 10)."""
-    if not scope.is_admin:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, detail="only admins may change a clip's hold or retention"
-        )
-    return scope
-
-
-AdminScope = Annotated[Scope, Depends(admin_scope)]
+AdminScope = Annotated[
+    Scope, Depends(admin_only("only admins may change a clip's hold or retention"))
+]
 
 RESPONSES: dict[int | str, dict[str, object]] = {
     400: {"model": Problem},

@@ -19,7 +19,7 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from central import orgs
-from central.api.deps import DbSession, UserScope
+from central.api.deps import DbSession, admin_only
 from central.api.schemas import Problem, plain_text
 from central.api.sites import CameraOut, OrgOut, SiteOut, _site_out, _visible_site
 from central.authz import Scope
@@ -67,14 +67,7 @@ class CameraIn(BaseModel):
     ptz: bool = False
 
 
-def tree_admin(scope: UserScope) -> Scope:
-    """The caller's scope, if they are an admin (403 otherwise)."""
-    if not scope.is_admin:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="only admins change the tree")
-    return scope
-
-
-AdminScope = Annotated[Scope, Depends(tree_admin)]
+AdminScope = Annotated[Scope, Depends(admin_only("only admins change the tree"))]
 
 
 def unit_in_scope(session: Session, scope: Scope, code: str) -> OrgUnit:

@@ -22,7 +22,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from central import orgs, users
-from central.api.deps import DbSession, UserScope
+from central.api.deps import DbSession, admin_only
 from central.api.schemas import Problem
 from central.api.tree import unit_in_scope
 from central.authz import Scope
@@ -96,14 +96,7 @@ class GrantOut(BaseModel):
     granted_at: datetime
 
 
-def user_admin(scope: UserScope) -> Scope:
-    """The caller's scope, if they are an admin (403 otherwise: Art. 10)."""
-    if not scope.is_admin:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="only admins manage users")
-    return scope
-
-
-AdminScope = Annotated[Scope, Depends(user_admin)]
+AdminScope = Annotated[Scope, Depends(admin_only("only admins manage users"))]
 
 
 def _not_found(username: str) -> HTTPException:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from central import orgs
-from central.api.deps import DbSession, UserScope
+from central.api.deps import DbSession, UserScope, admin_only
 from central.api.schemas import Problem, plain_text
 from central.api.sites import CameraOut, _visible_site
 from central.authz import Scope
@@ -48,15 +48,7 @@ class CameraZoneIn(BaseModel):
     )
 
 
-def zone_admin(scope: UserScope) -> Scope:
-    """The caller's scope, if they are an admin (403 otherwise: zones are administration,
-    regulation Art. 10)."""
-    if not scope.is_admin:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="only admins may change zones")
-    return scope
-
-
-AdminScope = Annotated[Scope, Depends(zone_admin)]
+AdminScope = Annotated[Scope, Depends(admin_only("only admins may change zones"))]
 WRITE_RESPONSES: dict[int | str, dict[str, object]] = {
     403: {"model": Problem},
     404: {"model": Problem},
