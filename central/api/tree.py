@@ -30,6 +30,8 @@ orgs_router = APIRouter(prefix="/orgs", tags=["sites"])
 router = APIRouter(prefix="/sites", tags=["sites"])
 
 Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+UnitCode = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
+ShortText = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(plain_text)]
 Text = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(plain_text)]
 LongText = Annotated[str, Field(min_length=1, max_length=400), AfterValidator(plain_text)]
 RESPONSES: dict[int | str, dict[str, object]] = {
@@ -43,20 +45,20 @@ RESPONSES: dict[int | str, dict[str, object]] = {
 class OrgIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    code: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
+    code: UnitCode
     name: Text
-    parent: str = Field(min_length=1, max_length=64, description="a unit of your subtree")
+    parent: UnitCode = Field(description="a unit of your subtree")
 
 
 class SiteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: Code = Field(description="the site id the site's boxes use in their topics")
-    org: str = Field(min_length=1, max_length=64, description="a branch unit of your subtree")
+    org: UnitCode = Field(description="a branch unit of your subtree")
     enterprise_name: Text
-    registration_no: Annotated[str, Field(max_length=64)] | None = None
+    registration_no: ShortText | None = None
     address: LongText | None = None
-    location_code: Annotated[str, Field(max_length=64)] | None = None
+    location_code: ShortText | None = None
 
 
 class CameraIn(BaseModel):

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from central import orgs, users
 from central.api.deps import DbSession, admin_only
 from central.api.schemas import Problem
-from central.api.tree import unit_in_scope
+from central.api.tree import UnitCode, unit_in_scope
 from central.authz import Scope
 from central.db.models import Camera, Grant, OrgUnit, User
 from central.security import MIN_PASSWORD_CHARS
@@ -63,7 +63,7 @@ class UserIn(BaseModel):
 
     username: Username
     role: Role
-    org: str = Field(min_length=1, max_length=64, description="an org unit of your subtree")
+    org: UnitCode = Field(description="an org unit of your subtree")
     password: str = Field(
         min_length=MIN_PASSWORD_CHARS, max_length=256, description="the initial password"
     )
@@ -74,10 +74,10 @@ class UserPatch(BaseModel):
 
     disabled: bool | None = None
     role: Role | None = None
-    org: str | None = Field(
-        default=None, min_length=1, max_length=64,
+    org: UnitCode | None = Field(
+        default=None,
         description="move the user under this unit of your subtree; grants outside it end",
-    )  # fmt: skip
+    )
 
 
 class PasswordResetIn(BaseModel):

@@ -96,6 +96,10 @@ def test_bad_user_bodies_are_refused_with_a_reason(world: World) -> None:
     assert world.call("nat-admin", "POST", "/api/v1/users", odd).status_code == 422
     boss = {"username": "boss", "role": "superuser", "org": "b-qd", "password": PASSWORD}
     assert world.call("nat-admin", "POST", "/api/v1/users", boss).status_code == 422
+    nul = {"username": "nul", "role": "monitor", "org": "\x00", "password": PASSWORD}
+    assert world.call("nat-admin", "POST", "/api/v1/users", nul).status_code == 422
+    nul_move = {"org": "\x00"}
+    assert world.call("nat-admin", "PATCH", "/api/v1/users/qd-mon", nul_move).status_code == 422
     extra = {"disabled": True, "password": "x"}
     assert world.call("nat-admin", "PATCH", "/api/v1/users/qd-mon", extra).status_code == 422
 
