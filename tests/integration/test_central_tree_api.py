@@ -89,8 +89,12 @@ def test_a_provincial_admin_adds_a_branch_a_site_and_its_camera(world: World) ->
         ),
         ("/api/v1/sites/nowhere/cameras", {"camera": "c1", "name": "x"}, 404, "no site"),
         ("/api/v1/orgs", {"code": "b-x", "name": "x", "parent": "\x00"}, 422, "parent"),
-        ("/api/v1/sites", {"id": "s-1", "org": "b-qd", "enterprise_name": "x",
-                           "registration_no": "\x00"}, 422, "registration_no"),
+        (
+            "/api/v1/sites",
+            {"id": "s-1", "org": "b-qd", "enterprise_name": "x", "registration_no": "\x00"},
+            422,
+            "registration_no",
+        ),
     ],
 )
 def test_bad_additions_are_refused_with_a_reason(
