@@ -5,13 +5,12 @@ own transaction, refusals included (their trace stays)."""
 
 from __future__ import annotations
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from central import audit
-from central.auth import throttle
+from central.auth import sessions, throttle
 from central.auth.throttle import AccountLocked, LoginPolicy
-from central.db.models import AuthSession, User
+from central.db.models import User
 from central.db.types import utcnow
 from central.security import hash_password, verify_password
 from central.settings import Settings
@@ -46,17 +45,8 @@ def change_password(session: Session, settings: Settings, user: User, current_se
     if new == current:
         raise AuthError("the new password must differ from the current one")
     user.password_hash = hash_password(new)  # AuthError if too short
-    ended = session.execute(
-        update(AuthSession)
-        .where(
-            AuthSession.user_id == user.id,
-            AuthSession.id != current_session,
-            AuthSession.revoked_at.is_(None),
-            AuthSession.expires_at > now,
-        )
-        .values(revoked_at=now, revoked_reason="password changed")
-        .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
+    ended = sessions.revoke_all(session, "password changed", now, user_id=user.id,
+                                keep=current_session)  # fmt: skip
     audit.append(session, name, "user.password", name, {"sessions_ended": ended, "client": client})
     session.commit()
-    return int(ended)
+    return ended

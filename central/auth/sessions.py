@@ -183,9 +183,10 @@ def revoke_all(
     user_id: int | None = None,
     terminal_id: int | None = None,
     outside: Collection[int] | None = None,
+    keep: str | None = None,
 ) -> int:
     """Revoke the live sessions of a user and/or a terminal — or of a user from anywhere
-    but the ``outside`` terminals; return how many."""
+    but the ``outside`` terminals — except session ``keep``; return how many."""
     if user_id is None and terminal_id is None:
         raise ValueError("revoke_all needs a user or a terminal")
     query = update(AuthSession).where(
@@ -195,6 +196,8 @@ def revoke_all(
         query = query.where(AuthSession.user_id == user_id)
     if terminal_id is not None:
         query = query.where(AuthSession.terminal_id == terminal_id)
+    if keep is not None:
+        query = query.where(AuthSession.id != keep)
     if outside is not None:
         query = query.where(
             or_(AuthSession.terminal_id.is_(None), AuthSession.terminal_id.not_in(list(outside)))
