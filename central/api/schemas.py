@@ -31,6 +31,12 @@ class Problem(BaseModel):
     detail: str
 
 
+# The refusals of an admin's change: monitor, beyond the scope, conflict, bad body.
+ADMIN_WRITE_RESPONSES: dict[int | str, dict[str, object]] = {
+    code: {"model": Problem} for code in (403, 404, 409, 422)
+}
+
+
 class TokenOut(BaseModel):
     access_token: str
     token_type: str = "bearer"

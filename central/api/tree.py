@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from central import orgs
 from central.api.deps import DbSession, admin_only
-from central.api.schemas import Problem, plain_text
+from central.api.schemas import ADMIN_WRITE_RESPONSES, plain_text
 from central.api.sites import CameraOut, OrgOut, SiteOut, _site_out, _visible_site
 from central.authz import Scope
 from central.db.models import Clip, Device, Event, OrgUnit
@@ -34,12 +34,7 @@ UnitCode = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0
 ShortText = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(plain_text)]
 Text = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(plain_text)]
 LongText = Annotated[str, Field(min_length=1, max_length=400), AfterValidator(plain_text)]
-RESPONSES: dict[int | str, dict[str, object]] = {
-    403: {"model": Problem},
-    404: {"model": Problem},
-    409: {"model": Problem},
-    422: {"model": Problem},
-}
+RESPONSES = ADMIN_WRITE_RESPONSES
 
 
 class OrgIn(BaseModel):

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from central import orgs, users
 from central.api.deps import DbSession, admin_only
-from central.api.schemas import Problem
+from central.api.schemas import ADMIN_WRITE_RESPONSES, Problem
 from central.api.tree import UnitCode, unit_in_scope
 from central.authz import Scope
 from central.db.models import Camera, Grant, OrgUnit, User
@@ -35,12 +35,7 @@ router = APIRouter(prefix="/users", tags=["users"])
 MAX_LIMIT = 500
 Role = Literal["admin", "monitor"]
 Username = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")]
-RESPONSES: dict[int | str, dict[str, object]] = {
-    403: {"model": Problem},
-    404: {"model": Problem},
-    409: {"model": Problem},
-    422: {"model": Problem},
-}
+RESPONSES = ADMIN_WRITE_RESPONSES
 
 
 class UserOut(BaseModel):

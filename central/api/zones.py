@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from central import orgs
 from central.api.deps import DbSession, UserScope, admin_only
-from central.api.schemas import Problem, plain_text
+from central.api.schemas import ADMIN_WRITE_RESPONSES, Problem, plain_text
 from central.api.sites import CameraOut, _visible_site
 from central.authz import Scope
 from central.db.models import Camera, Zone
@@ -49,12 +49,7 @@ class CameraZoneIn(BaseModel):
 
 
 AdminScope = Annotated[Scope, Depends(admin_only("only admins may change zones"))]
-WRITE_RESPONSES: dict[int | str, dict[str, object]] = {
-    403: {"model": Problem},
-    404: {"model": Problem},
-    409: {"model": Problem},
-    422: {"model": Problem},
-}
+WRITE_RESPONSES = ADMIN_WRITE_RESPONSES
 
 
 @router.get("/{site_id}/zones", response_model=list[ZoneOut], responses={404: {"model": Problem}})
